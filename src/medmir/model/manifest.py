@@ -1,0 +1,105 @@
+"""The model pack's manifest.json: what it records and how it is validated (contract: docs/FORMAT.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from medmir.errors import MedmirError
+from medmir.fsutil import sha256_file
+from medmir.model.config import read_json
+from medmir.model.tokenizer import TokenizerSpec, WordPieceTokenizer
+
+FORMAT_NAME = "medmir-model-pack"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+REQUIRED_FILES = ("text.onnx", "text.int8.onnx", "vision.onnx", "vision.int8.onnx", "vocab.txt")
+
+
+def tokenizer_manifest(tok: WordPieceTokenizer) -> dict[str, Any]:
+    s = tok.spec
+    return {
+        "type": "wordpiece",
+        "vocab": "vocab.txt",
+        "vocab_size": len(tok.vocab),
+        "lowercase": s.lowercase,
+        "strip_accents": s.strip_accents,
+        "handle_chinese_chars": s.handle_chinese_chars,
+        "max_chars_per_word": s.max_chars_per_word,
+        "continuing_subword_prefix": s.continuing_subword_prefix,
+        "context_length": s.context_length,
+        "truncation": "keep the first context_length - 2 tokens, then [SEP]",
+        "padding": "none: feed the real token count; if a batch is padded, pad with pad id (masked in the graph)",
+        "special_tokens": {
+            "pad": {"token": s.pad_token, "id": tok.pad_id},
+            "unk": {"token": s.unk_token, "id": tok.unk_id},
+            "cls": {"token": s.cls_token, "id": tok.cls_id},
+            "sep": {"token": s.sep_token, "id": tok.sep_id},
+            "mask": {"token": s.mask_token, "id": tok.vocab.index(s.mask_token)},
+        },
+        "clean": {
+            "name": s.clean,
+            "steps": [
+                "ftfy.fix_text with fix_encoding=False (HTML entities, C1 controls, ligatures, character width, "
+                "curly quotes, line breaks, terminal escapes, control characters, NFC; repeated to a fixed point)",
+                "html.unescape twice",
+                "strip; collapse runs of Python str.split() whitespace to one space",
+            ],
+            "differs_from_reference": "ftfy's mojibake repair (fix_encoding) is not applied",
+        },
+        "special_tokens_in_text": "matched literally (case-sensitive) before normalisation, as HF tokenizers does",
+    }
+
+
+def spec_from_manifest(tok: dict[str, Any], path: Path) -> TokenizerSpec:
+    try:
+        sp = tok["special_tokens"]
+        return TokenizerSpec(
+            lowercase=bool(tok["lowercase"]),
+            strip_accents=bool(tok["strip_accents"]),
+            handle_chinese_chars=bool(tok["handle_chinese_chars"]),
+            max_chars_per_word=int(tok["max_chars_per_word"]),
+            context_length=int(tok["context_length"]),
+            continuing_subword_prefix=str(tok["continuing_subword_prefix"]),
+            pad_token=sp["pad"]["token"],
+            unk_token=sp["unk"]["token"],
+            cls_token=sp["cls"]["token"],
+            sep_token=sp["sep"]["token"],
+            mask_token=sp["mask"]["token"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MedmirError(f"{path}: tokenizer section is incomplete ({exc!r})") from exc
+
+
+def read_manifest(pack_dir: Path) -> dict[str, Any]:
+    path = pack_dir / MANIFEST_FILE
+    if not pack_dir.is_dir():
+        raise MedmirError(f"{pack_dir}: model pack folder not found")
+    m = read_json(path)
+    if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
+        raise MedmirError(f"{path}: not a medmir model pack manifest")
+    if m.get("format_version") != FORMAT_VERSION:
+        raise MedmirError(f"{path}: format_version {m.get('format_version')!r}, this medmir reads {FORMAT_VERSION}")
+    for key in ("model", "tokenizer", "preprocess", "models", "files"):
+        if not isinstance(m.get(key), dict):
+            raise MedmirError(f"{path}: missing section {key!r}")
+    missing = [f for f in REQUIRED_FILES if f not in m["files"]]
+    if missing:
+        raise MedmirError(f"{path}: files section lacks {', '.join(missing)}")
+    return m
+
+
+def verify_files(pack_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every listed file present, of the listed size and sha256; raises naming the first bad file."""
+    for name, meta in manifest["files"].items():
+        p = pack_dir / name
+        if Path(name).name != name:
+            raise MedmirError(f"{pack_dir / MANIFEST_FILE}: file entry {name!r} is not a plain file name")
+        if not p.is_file():
+            raise MedmirError(f"{p}: listed in the manifest but missing")
+        size = p.stat().st_size
+        if size != meta["bytes"]:
+            raise MedmirError(f"{p}: {size} bytes, the manifest says {meta['bytes']} (truncated or replaced)")
+        digest = sha256_file(p)
+        if digest != meta["sha256"]:
+            raise MedmirError(f"{p}: sha256 {digest[:16]}... does not match the manifest's {meta['sha256'][:16]}...")

@@ -1,0 +1,172 @@
+"""Running a model pack with onnxruntime (no torch): the Python twin of the browser's encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import onnxruntime as ort
+
+from medmir.errors import MedmirError
+from medmir.model.manifest import MANIFEST_FILE, read_manifest, spec_from_manifest, verify_files
+from medmir.model.tokenizer import WordPieceTokenizer, load_vocab
+from medmir.probes import probe_images, probe_texts
+
+Precision = Literal["fp32", "int8"]
+Tower = Literal["text", "vision"]
+
+
+@dataclass
+class ModelPack:
+    dir: Path
+    manifest: dict[str, Any]
+    _sessions: dict[tuple[str, str], ort.InferenceSession] = field(default_factory=dict, repr=False)
+    _tokenizer: WordPieceTokenizer | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, pack_dir: Path, *, verify: bool = True) -> ModelPack:
+        manifest = read_manifest(pack_dir)
+        if verify:
+            verify_files(pack_dir, manifest)
+        return cls(pack_dir, manifest)
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.manifest["model"]["embed_dim"])
+
+    @property
+    def random_weights(self) -> bool:
+        return bool(self.manifest["model"].get("random_weights"))
+
+    @property
+    def tokenizer(self) -> WordPieceTokenizer:
+        if self._tokenizer is None:
+            tok = self.manifest["tokenizer"]
+            spec = spec_from_manifest(tok, self.dir / MANIFEST_FILE)
+            self._tokenizer = WordPieceTokenizer(load_vocab(self.dir / tok["vocab"]), spec)
+        return self._tokenizer
+
+    def session(self, tower: Tower, precision: Precision = "int8") -> ort.InferenceSession:
+        key = (tower, precision)
+        if key not in self._sessions:
+            path = self.dir / self.manifest["models"][tower][precision]
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            try:
+                self._sessions[key] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:
+                raise MedmirError(f"{path}: onnxruntime cannot load it ({exc})") from exc
+        return self._sessions[key]
+
+    def encode_ids(self, rows: Sequence[Sequence[int]], precision: Precision = "int8") -> np.ndarray:
+        """Embed token-id rows. Rows of equal length run as one batch, so nothing is padded (browser policy)."""
+        out = np.empty((len(rows), self.embed_dim), dtype=np.float32)
+        by_len: dict[int, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_len.setdefault(len(r), []).append(i)
+        sess = self.session("text", precision)
+        for idx in by_len.values():
+            batch = np.array([rows[i] for i in idx], dtype=np.int64)
+            out[idx] = sess.run(None, {"input_ids": batch})[0]
+        return out
+
+    def encode_text(self, texts: Sequence[str], precision: Precision = "int8") -> np.ndarray:
+        return self.encode_ids([self.tokenizer.encode(t) for t in texts], precision)
+
+    def encode_pixels(self, pixels: np.ndarray, precision: Precision = "int8", batch_size: int = 16) -> np.ndarray:
+        sess = self.session("vision", precision)
+        parts = [
+            sess.run(None, {"pixel_values": pixels[i : i + batch_size].astype(np.float32)})[0]
+            for i in range(0, len(pixels), batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _io_check(pack: ModelPack, tower: Tower, precision: Precision) -> str:
+    spec = pack.manifest["models"][tower]
+    sess = pack.session(tower, precision)
+    ins, outs = sess.get_inputs(), sess.get_outputs()
+    want_in, want_out = spec["input"], spec["output"]
+    dtype = {"int64": "tensor(int64)", "float32": "tensor(float)"}
+    problems = []
+    if [i.name for i in ins] != [want_in["name"]] or ins[0].type != dtype[want_in["dtype"]]:
+        problems.append(f"inputs {[(i.name, i.type) for i in ins]} != {want_in['name']} {want_in['dtype']}")
+    if [o.name for o in outs] != [want_out["name"]] or outs[0].type != dtype[want_out["dtype"]]:
+        problems.append(f"outputs {[(o.name, o.type) for o in outs]} != {want_out['name']} {want_out['dtype']}")
+    if len(ins) == 1 and len(ins[0].shape) != len(want_in["shape"]):
+        problems.append(f"input rank {len(ins[0].shape)} != {len(want_in['shape'])}")
+    for got, want in zip(ins[0].shape if ins else [], want_in["shape"], strict=False):
+        if isinstance(want, int) and got != want:
+            problems.append(f"input dim {got} != {want}")
+    if outs and outs[0].shape[-1] != pack.embed_dim:
+        problems.append(f"output width {outs[0].shape[-1]} != embed_dim {pack.embed_dim}")
+    if problems:
+        raise MedmirError(f"{pack.dir / spec[precision]}: " + "; ".join(problems))
+    return f"{want_in['name']} -> {want_out['name']} [batch, {pack.embed_dim}]"
+
+
+def check_pack(pack_dir: Path, *, min_int8_cosine: float = 0.99) -> list[CheckResult]:
+    """Re-verify a pack: checksums, IO names and shapes, unit norms, FP32 vs INT8 agreement."""
+    results: list[CheckResult] = []
+
+    def run(name: str, fn) -> Any:
+        try:
+            detail = fn()
+            results.append(CheckResult(name, True, str(detail)))
+            return detail
+        except MedmirError as exc:
+            results.append(CheckResult(name, False, str(exc)))
+            return None
+
+    manifest = run("manifest", lambda: read_manifest(pack_dir) and "format and sections present")
+    if manifest is None:
+        return results
+    pack = ModelPack.open(pack_dir, verify=False)
+    checksums = run(
+        "checksums", lambda: verify_files(pack_dir, pack.manifest) or f"{len(pack.manifest['files'])} files"
+    )
+    if checksums is None:
+        return results
+    run("tokenizer", lambda: f"{len(pack.tokenizer.vocab)} tokens, [CLS]={pack.tokenizer.cls_id}")
+    for tower in ("text", "vision"):
+        for precision in ("fp32", "int8"):
+            run(f"{tower} {precision} io", lambda t=tower, p=precision: _io_check(pack, t, p))
+    if any(not r.ok for r in results):
+        return results
+
+    texts = probe_texts()
+    images = probe_images(pack.manifest["preprocess"]["image_size"], pack.manifest["preprocess"])
+    emb = {("text", p): pack.encode_text(texts, p) for p in ("fp32", "int8")} | {
+        ("vision", p): pack.encode_pixels(images, p) for p in ("fp32", "int8")
+    }
+
+    def norms() -> str:
+        worst = max(float(np.abs(np.linalg.norm(e, axis=1) - 1).max()) for e in emb.values())
+        if worst > 1e-3:
+            raise MedmirError(f"{pack_dir}: embeddings are not unit length (max |norm - 1| = {worst:.2e})")
+        return f"max |norm - 1| = {worst:.1e}"
+
+    run("unit norms", norms)
+    for tower in ("text", "vision"):
+
+        def agree(t: str = tower) -> str:
+            cos = np.sum(emb[(t, "fp32")] * emb[(t, "int8")], axis=1)
+            if cos.min() < min_int8_cosine:
+                raise MedmirError(
+                    f"{pack_dir / pack.manifest['models'][t]['int8']}: INT8 vs FP32 cosine {cos.min():.4f} "
+                    f"< {min_int8_cosine}"
+                )
+            return f"INT8 vs FP32 cosine min {cos.min():.4f}, mean {cos.mean():.4f} (n={cos.size})"
+
+        run(f"{tower} int8 agreement", agree)
+    return results
