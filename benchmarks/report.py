@@ -1,0 +1,57 @@
+"""Results files and the generated blocks of the docs that quote them (figures are never typed by hand)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system()}
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    from medmir.fsutil import atomic_write_json
+
+    path = RESULTS / f"{name}.json"
+    atomic_write_json(path, data)
+    return path
+
+
+def read_result(name: str) -> dict[str, Any]:
+    return json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- BEGIN generated:{name} -->", f"<!-- END generated:{name} -->"
+
+
+def replace_block(doc: Path, name: str, body: str) -> None:
+    begin, end = _markers(name)
+    text = doc.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{doc}: no block {begin}")
+    doc.write_text(pattern.sub(lambda _: f"{begin}\n{body.rstrip()}\n{end}", text), encoding="utf-8")
+
+
+def read_block(doc: Path, name: str) -> str:
+    begin, end = _markers(name)
+    text = doc.read_text(encoding="utf-8")
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
