@@ -156,3 +156,32 @@ def test_export_failure_keeps_the_previous_pack(
         export_mod.export_pack(str(tiny_checkpoint), out, log=lambda s: None)
     assert sorted((p.name, p.stat().st_size) for p in out.iterdir()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["pack"]
+
+
+def test_pack_refuses_rows_past_the_context_length(tiny_pack: Path) -> None:
+    pack = ModelPack.open(tiny_pack)
+    with pytest.raises(MedmirError, match=r"1\.\.256 ids, got a row of 300"):
+        pack.encode_ids([[2] + [1000] * 298 + [3]])
+    assert pack.encode_text(["effusion", "pleural effusion", "edema"]).shape == (3, 64)
+
+
+def test_cli_tokenize_with_a_pack(tiny_pack: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "medmir.cli", "tokenize", "--model", str(tiny_pack)],
+        input=b"Pleural effusion\nCardiomegaly [SEP]",
+        capture_output=True,
+        check=True,
+    )
+    tok = ModelPack.open(tiny_pack).tokenizer
+    assert proc.stdout.decode().splitlines() == [
+        json.dumps(tok.encode("Pleural effusion")),
+        json.dumps(tok.encode("Cardiomegaly [SEP]")),
+    ]
+
+
+def test_hub_source_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from medmir.model.checkpoint import resolve_source
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MedmirError, match=r"hf-hub:microsoft/BiomedCLIP.*@abc123: cannot download"):
+        resolve_source("hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224@abc123", cache_dir=tmp_path)

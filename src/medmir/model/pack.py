@@ -63,6 +63,10 @@ class ModelPack:
 
     def encode_ids(self, rows: Sequence[Sequence[int]], precision: Precision = "int8") -> np.ndarray:
         """Embed token-id rows. Rows of equal length run as one batch, so nothing is padded (browser policy)."""
+        limit = int(self.manifest["model"]["context_length"])
+        too_long = [len(r) for r in rows if not 0 < len(r) <= limit]
+        if too_long:
+            raise MedmirError(f"token rows must hold 1..{limit} ids, got a row of {too_long[0]}")
         out = np.empty((len(rows), self.embed_dim), dtype=np.float32)
         by_len: dict[int, list[int]] = {}
         for i, r in enumerate(rows):
