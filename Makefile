@@ -5,8 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.medmir-installed
 SHARED ?= ../shared
 BIOMEDCLIP_CONFIG := $(SHARED)/models/biomedclip
-DEMO_CKPT := build/checkpoints/random-biomedclip
-DEMO_PACK := build/packs/random-biomedclip
 
 .PHONY: install lint test demo fidelity export-bench golden clean
 
@@ -25,19 +23,15 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
-# For now the main job is the model pack: a random-weight BiomedCLIP (real shapes) exported offline, or the
-# real model when MEDMIR_MODEL_SOURCE names it (hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224).
+# The main job: NIH images + labels + a model pack -> a bundle in build/demo/bundle.
+# MEDMIR_DATA: a folder with NIH images and the label CSV (default: the shared 400-image sample, when present).
+# MEDMIR_MODEL: a model pack folder, or random-biomedclip (default) for an offline random-weight pack.
+MEDMIR_DATA ?= $(wildcard $(SHARED)/data/nih-sample)
+MEDMIR_MODEL ?= random-biomedclip
 demo: install
-ifdef MEDMIR_MODEL_SOURCE
-	$(BIN)/medmir model export --source "$(MEDMIR_MODEL_SOURCE)" --out build/packs/biomedclip
-	$(BIN)/medmir model check build/packs/biomedclip
-else
-	@test -f $(DEMO_CKPT)/open_clip_pytorch_model.bin || \
-		$(BIN)/medmir model init-random --config $(BIOMEDCLIP_CONFIG) --out $(DEMO_CKPT)
-	@test -f $(DEMO_PACK)/manifest.json || $(BIN)/medmir model export --source $(DEMO_CKPT) --out $(DEMO_PACK)
-	$(BIN)/medmir model check $(DEMO_PACK)
-	@echo "model pack ready: $(DEMO_PACK) (random weights: results are meaningless)"
-endif
+	MEDMIR_DATA="$(MEDMIR_DATA)" MEDMIR_MODEL="$(MEDMIR_MODEL)" $(BIN)/medmir build --out build/demo \
+		--model-config $(BIOMEDCLIP_CONFIG)
+	$(BIN)/medmir verify build/demo/bundle
 
 # INT8 fidelity on real weights -> benchmarks/results/int8_fidelity.json + docs/QUANTIZATION.md
 fidelity: install

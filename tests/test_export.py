@@ -185,3 +185,16 @@ def test_hub_source_offline_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MedmirError, match=r"hf-hub:microsoft/BiomedCLIP.*@abc123: cannot download"):
         resolve_source("hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224@abc123", cache_dir=tmp_path)
+
+
+def test_int8_results_do_not_depend_on_batch_mates(tiny_pack: Path) -> None:
+    """Dynamic quantization scales activations per run: medmir runs INT8 one row at a time, like the browser."""
+    pack = ModelPack.open(tiny_pack)
+    texts = ["left effusion", "right edema", "small nodule"]  # equal token counts
+    together = pack.encode_text(texts, "int8")
+    alone = np.concatenate([pack.encode_text([t], "int8") for t in texts])
+    assert np.array_equal(together, alone)
+    x = np.random.default_rng(5).standard_normal((3, 3, 224, 224)).astype(np.float32)
+    assert np.array_equal(
+        pack.encode_pixels(x, "int8"), np.concatenate([pack.encode_pixels(x[i : i + 1], "int8") for i in range(3)])
+    )

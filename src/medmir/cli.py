@@ -80,6 +80,115 @@ def _tokenize(a: argparse.Namespace) -> int:
     return 0
 
 
+def _log(s: str) -> None:
+    style = "bold red" if s.startswith("WARNING") else "dim"
+    err.print(f"[{style}]medmir[/{style}] {escape(s)}", soft_wrap=True)
+
+
+def _progress_enabled() -> bool:
+    return err.is_terminal
+
+
+def _select(a: argparse.Namespace) -> int:
+    from medmir.data.subset import select
+
+    rep = select(a.source, a.labels, a.out, per_label=a.per_label, seed=a.seed, one_per_patient=a.one_per_patient)
+    err.print(escape(rep.summary()), soft_wrap=True)
+    _print_skipped(rep.skipped.items)
+    return 0
+
+
+def _print_skipped(items: list[tuple[str, str]], limit: int = 20) -> None:
+    for what, why in items[:limit]:
+        err.print(f"  skipped {escape(what)}: {escape(why)}", soft_wrap=True)
+    if len(items) > limit:
+        err.print(f"  ... and {len(items) - limit} more")
+
+
+def _index(a: argparse.Namespace) -> int:
+    from medmir.embed import check_workers
+    from medmir.index import RANDOM_WARNING, build_index
+
+    rep = build_index(
+        a.images,
+        a.labels,
+        a.model,
+        a.out,
+        neighbors=a.neighbors,
+        precision=a.precision,
+        thumbnails=a.thumbnails,
+        cache_dir=a.cache,
+        batch_size=a.batch_size,
+        workers=check_workers(a.workers),
+        strict=a.strict,
+        progress=_progress_enabled(),
+    )
+    err.print(escape(rep.summary()))
+    _print_skipped(rep.skipped.items)
+    from medmir.bundle.read import read_info
+
+    if read_info(a.out).get("random_weights"):
+        err.print(f"[bold red]{RANDOM_WARNING}[/bold red]")
+    return 0
+
+
+def _search(a: argparse.Namespace) -> int:
+    from medmir.bundle.read import Bundle
+    from medmir.model.pack import ModelPack
+    from medmir.search import search_image, search_text
+
+    if (a.text is None) == (a.image is None):
+        raise MedmirError("give a query TEXT or --image PATH (one of them)")
+    bundle = Bundle.open(a.bundle, verify=not a.no_verify)
+    pack = ModelPack.open(a.model)
+    if a.image is not None:
+        hits = search_image(bundle, pack, a.image, a.k, a.precision)
+    else:
+        hits = search_text(bundle, pack, a.text, a.k, a.precision)
+    if a.json:
+        sys.stdout.write(json.dumps([h.as_json() for h in hits], ensure_ascii=False) + "\n")
+        return 0
+    from rich.table import Table
+
+    table = Table("rank", "score", "file", "labels")
+    for h in hits:
+        table.add_row(str(h.rank), f"{h.score:.4f}", escape(h.filename), escape(", ".join(h.labels)))
+    Console(highlight=False).print(table)
+    if pack.random_weights:
+        err.print("[bold red]random weights: results are meaningless[/bold red]")
+    return 0
+
+
+def _verify(a: argparse.Namespace) -> int:
+    from medmir.bundle.verify import verify_bundle
+
+    for line in verify_bundle(a.bundle, thumbnails=not a.skip_thumbnails):
+        err.print(f"[green]ok[/green] {escape(line)}", soft_wrap=True)
+    return 0
+
+
+def _build(a: argparse.Namespace) -> int:
+    from medmir.build import build, resolve_inputs
+    from medmir.embed import check_workers
+
+    data, model = resolve_inputs(a.data, a.model)
+    res = build(
+        data,
+        model,
+        a.out,
+        labels=a.labels,
+        per_label=a.per_label,
+        seed=a.seed,
+        one_per_patient=a.one_per_patient,
+        precision=a.precision,
+        model_config=a.model_config,
+        workers=check_workers(a.workers),
+        log=_log,
+    )
+    err.print(f"bundle: {escape(str(res.bundle))}\nmodel pack: {escape(str(res.pack))}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medmir", description="Private medical image retrieval with BiomedCLIP.")
     p.add_argument("--version", action="version", version=f"medmir {__version__}")
@@ -115,6 +224,73 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--model", type=Path, help="model pack folder")
     src.add_argument("--vocab", type=Path, help="a vocab.txt (BiomedCLIP tokenizer settings)")
     tk.set_defaults(fn=_tokenize)
+
+    data = sub.add_parser("data", help="fetch source data")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    from medmir.data import download_cli
+
+    download_cli.register(dsub)
+
+    se = sub.add_parser("select", help="balanced subset of NIH ChestX-ray14 (or your folder + CSV)")
+    se.add_argument("--source", required=True, type=Path, help="folder with the images (flat or nested)")
+    se.add_argument("--labels", required=True, type=Path, help="NIH Data_Entry_2017*.csv[.gz] or filename,labels CSV")
+    se.add_argument("--out", required=True, type=Path)
+    se.add_argument("--per-label", type=int, default=None, help="up to N images per label (default: all images)")
+    se.add_argument("--seed", type=int, default=42)
+    se.add_argument("--one-per-patient", action="store_true")
+    se.set_defaults(fn=_select)
+
+    from medmir import process_cli
+
+    process_cli.register(sub)
+
+    ix = sub.add_parser("index", help="embed images and write a bundle")
+    ix.add_argument("--images", required=True, type=Path, help="the original images (embeddings come from these)")
+    ix.add_argument("--labels", required=True, type=Path)
+    ix.add_argument("--model", required=True, type=Path, help="model pack folder")
+    ix.add_argument("--out", required=True, type=Path, help="bundle folder (replaced atomically)")
+    ix.add_argument("--neighbors", type=int, default=10)
+    ix.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="vision model used for the index")
+    ix.add_argument("--thumbnails", type=Path, default=None, help="`medmir process` output to reuse")
+    ix.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "medmir" / "embeddings")
+    ix.add_argument("--batch-size", type=int, default=16)
+    ix.add_argument("--workers", type=int, default=None)
+    ix.add_argument("--strict", action="store_true", help="stop at the first unreadable or missing image")
+    ix.set_defaults(fn=_index)
+
+    sr = sub.add_parser("search", help="rank a bundle for a text or an image (the browser's ranking)")
+    sr.add_argument("text", nargs="?", default=None)
+    sr.add_argument("--image", type=Path, default=None)
+    sr.add_argument("--bundle", required=True, type=Path)
+    sr.add_argument("--model", required=True, type=Path)
+    sr.add_argument("--k", type=int, default=10)
+    sr.add_argument("--precision", choices=("fp32", "int8"), default="int8", help="query encoder (browser: int8)")
+    sr.add_argument("--json", action="store_true", help='print [{"rank", "filename", "score", "labels"}, ...]')
+    sr.add_argument("--no-verify", action="store_true", help="skip checksum verification of the bundle")
+    sr.set_defaults(fn=_search)
+
+    ve = sub.add_parser("verify", help="check a bundle against its contract")
+    ve.add_argument("bundle", type=Path)
+    ve.add_argument("--skip-thumbnails", action="store_true")
+    ve.set_defaults(fn=_verify)
+
+    bu = sub.add_parser("build", help="select -> process -> index in one command")
+    bu.add_argument("--data", default=None, help="NIH folder (default: $MEDMIR_DATA)")
+    bu.add_argument("--model", default=None, help="model pack or 'random-biomedclip' (default: $MEDMIR_MODEL)")
+    bu.add_argument("--out", type=Path, default=Path("build") / "demo")
+    bu.add_argument("--labels", type=Path, default=None, help="label CSV (default: the NIH file in --data)")
+    bu.add_argument("--per-label", type=int, default=100)
+    bu.add_argument("--seed", type=int, default=42)
+    bu.add_argument("--one-per-patient", action="store_true")
+    bu.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    bu.add_argument(
+        "--model-config",
+        type=Path,
+        default=Path("..") / "shared" / "models" / "biomedclip",
+        help="config + vocab for random-biomedclip",
+    )
+    bu.add_argument("--workers", type=int, default=None)
+    bu.set_defaults(fn=_build)
     return p
 
 

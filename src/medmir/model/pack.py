@@ -62,15 +62,19 @@ class ModelPack:
         return self._sessions[key]
 
     def encode_ids(self, rows: Sequence[Sequence[int]], precision: Precision = "int8") -> np.ndarray:
-        """Embed token-id rows. Rows of equal length run as one batch, so nothing is padded (browser policy)."""
+        """Embed token-id rows, never padded (browser policy).
+
+        FP32: rows of equal length share a batch. INT8: one row per run, because dynamic quantization picks its
+        activation scale over the whole batch, so a row's embedding would depend on its batch mates.
+        """
         limit = int(self.manifest["model"]["context_length"])
         too_long = [len(r) for r in rows if not 0 < len(r) <= limit]
         if too_long:
             raise MedmirError(f"token rows must hold 1..{limit} ids, got a row of {too_long[0]}")
         out = np.empty((len(rows), self.embed_dim), dtype=np.float32)
-        by_len: dict[int, list[int]] = {}
+        by_len: dict[object, list[int]] = {}
         for i, r in enumerate(rows):
-            by_len.setdefault(len(r), []).append(i)
+            by_len.setdefault(len(r) if precision == "fp32" else i, []).append(i)
         sess = self.session("text", precision)
         for idx in by_len.values():
             batch = np.array([rows[i] for i in idx], dtype=np.int64)
@@ -81,7 +85,10 @@ class ModelPack:
         return self.encode_ids([self.tokenizer.encode(t) for t in texts], precision)
 
     def encode_pixels(self, pixels: np.ndarray, precision: Precision = "int8", batch_size: int = 16) -> np.ndarray:
+        """Embed preprocessed images; INT8 runs one image at a time (see `encode_ids`)."""
         sess = self.session("vision", precision)
+        if precision == "int8":
+            batch_size = 1
         parts = [
             sess.run(None, {"pixel_values": pixels[i : i + batch_size].astype(np.float32)})[0]
             for i in range(0, len(pixels), batch_size)

@@ -1,0 +1,119 @@
+"""`medmir build`: source images + labels + model pack -> finished bundle (select -> process -> index).
+
+Layout under OUT: work/selected (select), work/thumbnails (process), work/cache (embedding cache),
+work/random-biomedclip (checkpoint + pack, only for `--model random-biomedclip`), and bundle/ (the result).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from medmir.errors import MedmirError
+from medmir.model.pack import Precision
+
+RANDOM_MODEL = "random-biomedclip"
+DEFAULT_CONFIG = Path("..") / "shared" / "models" / "biomedclip"
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    bundle: Path
+    pack: Path
+    random_weights: bool
+
+
+def _how_to_set() -> str:
+    return (
+        "set MEDMIR_DATA (or --data) to a folder with NIH ChestX-ray14 images and Data_Entry_2017_v2020.csv[.gz] "
+        "(`medmir data download --out DIR` fetches them), and MEDMIR_MODEL (or --model) to a model pack folder "
+        f"(`medmir model export`) or '{RANDOM_MODEL}' for an offline random-weight pack"
+    )
+
+
+def resolve_inputs(data: str | None, model: str | None) -> tuple[Path, str]:
+    data = data or os.environ.get("MEDMIR_DATA")
+    model = model or os.environ.get("MEDMIR_MODEL")
+    if not data or not model:
+        missing = " and ".join(n for n, v in (("data", data), ("model", model)) if not v)
+        raise MedmirError(f"no {missing} given: {_how_to_set()}")
+    if not Path(data).is_dir():
+        raise MedmirError(f"{data}: data folder not found; {_how_to_set()}")
+    return Path(data), model
+
+
+def random_pack(work: Path, config: Path, log: Log) -> Path:
+    """A random-weight BiomedCLIP pack (real shapes), built once under `work` and reused while it checks out."""
+    from medmir.model.manifest import read_manifest, verify_files
+
+    pack = work / RANDOM_MODEL / "pack"
+    try:
+        verify_files(pack, read_manifest(pack))
+        log(f"reusing {pack}")
+        return pack
+    except MedmirError:
+        pass
+    from medmir.model.checkpoint import init_random
+    from medmir.model.export import export_pack
+
+    ckpt = work / RANDOM_MODEL / "checkpoint"
+    if not (ckpt / "open_clip_pytorch_model.bin").exists():
+        log(f"writing a random-weight BiomedCLIP checkpoint from {config}")
+        init_random(config, ckpt, size="full")
+    export_pack(str(ckpt), pack, log=log)
+    return pack
+
+
+def build(
+    data: Path,
+    model: str,
+    out: Path,
+    *,
+    labels: Path | None = None,
+    per_label: int | None = 100,
+    seed: int = 42,
+    one_per_patient: bool = False,
+    precision: Precision = "fp32",
+    model_config: Path = DEFAULT_CONFIG,
+    workers: int | None = None,
+    log: Log = print,
+) -> BuildResult:
+    from medmir.data.nih import find_label_file
+    from medmir.data.subset import select
+    from medmir.index import RANDOM_WARNING, build_index
+    from medmir.model.pack import ModelPack
+    from medmir.process import process_images
+
+    work = out / "work"
+    if model == RANDOM_MODEL:
+        log(f"WARNING: {RANDOM_WARNING}")
+        pack_dir = random_pack(work, model_config, log)
+    else:
+        pack_dir = Path(model)
+    pack = ModelPack.open(pack_dir)  # fail fast, before any image work
+    labels = labels or find_label_file(data)
+
+    log(f"select: {data} with {labels}")
+    sel = select(data, labels, work / "selected", per_label=per_label, seed=seed, one_per_patient=one_per_patient)
+    log(sel.summary())
+    log("process: thumbnails")
+    proc = process_images(work / "selected" / "images", work / "thumbnails", workers=workers)
+    log(proc.summary())
+    log(f"index: embedding with {pack_dir} ({precision} vision)")
+    rep = build_index(
+        work / "selected" / "images",
+        work / "selected" / "labels.csv",
+        pack_dir,
+        out / "bundle",
+        precision=precision,
+        thumbnails=work / "thumbnails",
+        cache_dir=work / "cache",
+        workers=workers,
+    )
+    log(rep.summary())
+    if pack.random_weights:
+        log(f"WARNING: {RANDOM_WARNING}")
+    return BuildResult(out / "bundle", pack_dir, pack.random_weights)

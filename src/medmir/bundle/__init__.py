@@ -1,0 +1,1 @@
+"""The index bundle: writing, reading, verifying; exact neighbours; fallback results."""

@@ -1,0 +1,167 @@
+"""`medmir verify`: every promise of the bundle contract, checked; the first broken one is a precise error."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medmir.bundle.format import (
+    DATA_FILES,
+    EMBEDDINGS,
+    FALLBACK,
+    IMAGES,
+    INFO,
+    METADATA,
+    NEIGHBORS,
+    images_digest,
+    thumbnail_name,
+)
+from medmir.bundle.read import read_info, read_json_file
+from medmir.errors import MedmirError
+from medmir.fsutil import sha256_file
+
+_META_KEYS = ("id", "filename", "thumbnail", "labels", "primary_label", "report", "patient_id", "age", "sex", "view")
+
+
+def _fail(path: Path, msg: str) -> MedmirError:
+    return MedmirError(f"{path}: {msg}")
+
+
+def _check_files(bundle: Path, info: dict[str, Any]) -> None:
+    files = info["files"]
+    for name in DATA_FILES:
+        if name not in files:
+            raise _fail(bundle / INFO, f"files lacks {name}")
+    for name, meta in files.items():
+        p = bundle / name
+        if not p.is_file():
+            raise _fail(p, "listed in index_info.json but missing")
+        if p.stat().st_size != meta["bytes"]:
+            raise _fail(p, f"{p.stat().st_size} bytes, index_info.json says {meta['bytes']} (truncated or replaced)")
+        if sha256_file(p) != meta["sha256"]:
+            raise _fail(p, "sha256 does not match index_info.json (the file was modified)")
+
+
+def _check_embeddings(bundle: Path, n: int, dim: int) -> None:
+    p = bundle / EMBEDDINGS
+    want = n * dim * 4
+    if p.stat().st_size != want:
+        raise _fail(p, f"{p.stat().st_size} bytes, expected {n} x {dim} x 4 = {want}")
+    if n == 0:
+        return
+    emb = np.memmap(p, dtype="<f4", mode="r", shape=(n, dim))
+    for start in range(0, n, 65536):
+        block = np.asarray(emb[start : start + 65536])
+        if not np.isfinite(block).all():
+            row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+            raise _fail(p, f"row {row} holds NaN or infinity")
+        norms = np.linalg.norm(block, axis=1)
+        bad = np.flatnonzero(np.abs(norms - 1) > 1e-3)
+        if bad.size:
+            row = start + int(bad[0])
+            raise _fail(p, f"row {row} has norm {norms[bad[0]]:.4f}, expected 1")
+
+
+def _check_metadata(bundle: Path, n: int) -> list[dict[str, Any]]:
+    p = bundle / METADATA
+    meta = read_json_file(p)
+    images = meta.get("images") if isinstance(meta, dict) else None
+    if not isinstance(images, list):
+        raise _fail(p, "no 'images' list")
+    if len(images) != n:
+        raise _fail(p, f"{len(images)} entries, index_info.json says {n}")
+    names: set[str] = set()
+    for i, entry in enumerate(images):
+        missing = [k for k in _META_KEYS if k not in entry]
+        if missing:
+            raise _fail(p, f"entry {i} lacks {', '.join(missing)}")
+        if entry["id"] != i:
+            raise _fail(p, f"entry {i} has id {entry['id']}: ids must equal row numbers")
+        if entry["filename"] in names:
+            raise _fail(p, f"file name {entry['filename']!r} appears twice")
+        names.add(entry["filename"])
+        if entry["thumbnail"] != f"{IMAGES}/{thumbnail_name(entry['filename'])}":
+            raise _fail(p, f"entry {i} thumbnail {entry['thumbnail']!r} does not follow the naming rule")
+        if not isinstance(entry["labels"], list):
+            raise _fail(p, f"entry {i} labels is not a list")
+    return images
+
+
+def _check_ranked(path: Path, ids: Any, scores: Any, n: int, self_row: int | None = None) -> None:
+    if not isinstance(ids, list) or not isinstance(scores, list) or len(ids) != len(scores):
+        raise _fail(path, "ids and scores must be lists of equal length")
+    if any(not isinstance(i, int) or not 0 <= i < n for i in ids):
+        raise _fail(path, f"an id is out of range 0..{n - 1}")
+    if len(set(ids)) != len(ids):
+        raise _fail(path, "an id repeats within one result list")
+    if self_row is not None and self_row in ids:
+        raise _fail(path, f"row {self_row} lists itself as a neighbour")
+    if any(a < b for a, b in itertools.pairwise(scores)):
+        raise _fail(path, "scores are not in descending order")
+
+
+def _check_neighbors(bundle: Path, n: int) -> None:
+    p = bundle / NEIGHBORS
+    nn = read_json_file(p)
+    ids, scores = nn.get("ids"), nn.get("scores")
+    if not isinstance(ids, list) or len(ids) != n or not isinstance(scores, list) or len(scores) != n:
+        raise _fail(p, f"expected {n} rows of ids and scores")
+    k = nn.get("k")
+    for row, (i, s) in enumerate(zip(ids, scores, strict=True)):
+        if len(i) != min(k, max(n - 1, 0)):
+            raise _fail(p, f"row {row} has {len(i)} neighbours, k is {k}")
+        _check_ranked(p, i, s, n, self_row=row)
+
+
+def _check_fallback(bundle: Path, n: int) -> None:
+    p = bundle / FALLBACK
+    fb = read_json_file(p)
+    queries = fb.get("queries")
+    if not isinstance(queries, list) or not queries:
+        raise _fail(p, "no queries")
+    for q in queries:
+        _check_ranked(p, q.get("ids"), q.get("scores"), n)
+
+
+def _check_thumbnails(bundle: Path, info: dict[str, Any], images: list[dict[str, Any]]) -> None:
+    folder = bundle / IMAGES
+    entries = []
+    for entry in images:
+        p = bundle / entry["thumbnail"]
+        if not p.is_file():
+            raise _fail(p, "thumbnail missing")
+        entries.append((p.name, sha256_file(p)))
+    extra = {p.name for p in folder.iterdir()} - {name for name, _ in entries} if folder.is_dir() else set()
+    if extra:
+        raise _fail(folder, f"{len(extra)} file(s) not in metadata.json, e.g. {sorted(extra)[0]}")
+    want = info.get("images", {})
+    if want.get("count") != len(entries) or want.get("sha256") != images_digest(entries):
+        raise _fail(folder, "thumbnails differ from index_info.json (count or digest)")
+
+
+def verify_bundle(bundle: Path, *, thumbnails: bool = True) -> list[str]:
+    """Raise MedmirError on the first broken promise; return what was checked."""
+    info = read_info(bundle)
+    n, dim = int(info["count"]), int(info["dim"])
+    if info.get("dtype") != "float32":
+        raise _fail(bundle / INFO, f"dtype {info.get('dtype')!r}, expected float32")
+    _check_files(bundle, info)
+    _check_embeddings(bundle, n, dim)
+    images = _check_metadata(bundle, n)
+    _check_neighbors(bundle, n)
+    _check_fallback(bundle, n)
+    done = [
+        f"index_info.json: format {info['format_version']}, {n} images x {dim} float32",
+        f"checksums of {len(info['files'])} files",
+        "embeddings: size, finite, unit norm",
+        "metadata: ids = rows, unique file names, thumbnail names",
+        "neighbours: in range, self excluded, descending",
+        "fallback results: in range, descending",
+    ]
+    if thumbnails:
+        _check_thumbnails(bundle, info, images)
+        done.append(f"{len(images)} thumbnails present, digest matches")
+    return done

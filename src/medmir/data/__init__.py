@@ -1,0 +1,1 @@
+"""Reading image collections: the NIH release, a generic folder + CSV, and the balanced subset."""

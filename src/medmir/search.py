@@ -1,0 +1,59 @@
+"""Ranking a query against a bundle: the Python twin of the browser's ranking, and its parity oracle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medmir.bundle.neighbors import top_k
+from medmir.bundle.read import Bundle
+from medmir.errors import MedmirError
+from medmir.model.pack import ModelPack, Precision
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    id: int
+    filename: str
+    score: float
+    labels: list[str]
+
+    def as_json(self) -> dict:
+        return {"rank": self.rank, "filename": self.filename, "score": round(self.score, 6), "labels": self.labels}
+
+
+def check_compatible(bundle: Bundle, pack: ModelPack) -> None:
+    if int(bundle.info["dim"]) != pack.embed_dim:
+        raise MedmirError(
+            f"{bundle.dir}: {bundle.info['dim']}-d embeddings, the pack at {pack.dir} makes {pack.embed_dim}"
+        )
+
+
+def rank(bundle: Bundle, query: np.ndarray, k: int = 10) -> list[Hit]:
+    """Top k by dot product; ties by lower row, as the bundle contract says."""
+    if k < 1:
+        raise MedmirError(f"k must be at least 1, got {k}")
+    scores = np.asarray(bundle.embeddings @ query.astype(np.float32), dtype=np.float32)
+    return [
+        Hit(rank=r + 1, id=int(i), filename=bundle.metadata[i]["filename"], score=float(scores[i]),
+            labels=list(bundle.metadata[i]["labels"]))
+        for r, i in enumerate(top_k(scores, k))
+    ]  # fmt: skip
+
+
+def search_text(bundle: Bundle, pack: ModelPack, text: str, k: int = 10, precision: Precision = "int8") -> list[Hit]:
+    check_compatible(bundle, pack)
+    if not text.strip():
+        raise MedmirError("empty query")
+    return rank(bundle, pack.encode_text([text], precision)[0], k)
+
+
+def search_image(bundle: Bundle, pack: ModelPack, path: Path, k: int = 10, precision: Precision = "int8") -> list[Hit]:
+    from medmir.images import load_image, preprocess_for_model
+
+    check_compatible(bundle, pack)
+    pixels = preprocess_for_model(load_image(path), pack.manifest["preprocess"])[None]
+    return rank(bundle, pack.encode_pixels(pixels, precision)[0], k)

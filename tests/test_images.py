@@ -1,0 +1,327 @@
+"""Decoding, model preprocessing (against open_clip's own transform) and thumbnails, on real NIH X-rays."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import BIOMEDCLIP, NIH_SAMPLE
+from PIL import Image
+
+from medmir.errors import MedmirError
+from medmir.images import (
+    ImageReadError,
+    encode_webp,
+    load_image,
+    make_thumbnail,
+    preprocess_batch,
+    preprocess_for_model,
+    to_rgb8,
+)
+
+IMAGES = NIH_SAMPLE / "images"
+PRE = json.loads((BIOMEDCLIP / "open_clip_config.json").read_text())["preprocess_cfg"]
+Transform = Callable[[Image.Image], Any]  # open_clip's torchvision Compose
+SPEC = {"image_size": 224, "mean": PRE["mean"], "std": PRE["std"]}
+
+
+@pytest.fixture(scope="module")
+def nih_by_mode() -> dict[str, list[Path]]:
+    modes: dict[str, list[Path]] = {}
+    for p in sorted(IMAGES.glob("*.png")):
+        with Image.open(p) as im:
+            modes.setdefault(im.mode, []).append(p)
+    assert len(modes.get("RGBA", [])) == 4, "the NIH sample is documented to hold 4 RGBA images"
+    return modes
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, data start, data length) of every chunk."""
+    out, pos = [], 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        out.append((data[pos + 4 : pos + 8], pos + 8, length))
+        pos += 12 + length
+    return out
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _fake_png(w: int, h: int) -> bytes:
+    """A valid PNG header claiming w x h 8-bit gray pixels, with (far too little) pixel data."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
+    )
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def test_load_real_grayscale_replicates_gray(nih_by_mode: dict[str, list[Path]]) -> None:
+    p = nih_by_mode["L"][0]
+    img = load_image(p)
+    assert img.mode == "RGB" and img.size == (1024, 1024)
+    a = np.asarray(img)
+    ref = np.asarray(Image.open(p))
+    for c in range(3):
+        np.testing.assert_array_equal(a[..., c], ref)
+
+
+def test_load_real_rgba_equals_convert_rgb(nih_by_mode: dict[str, list[Path]]) -> None:
+    for p in nih_by_mode["RGBA"]:
+        img = load_image(p)
+        assert img.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(img), np.asarray(Image.open(p).convert("RGB")))
+
+
+def test_alpha_is_dropped_not_composited(tmp_path: Path) -> None:
+    a = np.zeros((8, 8, 4), np.uint8)
+    a[..., :3] = (200, 100, 50)
+    a[:4, ..., 3] = 0  # fully transparent top half: compositing on black would give 0
+    a[4:, ..., 3] = 128
+    p = tmp_path / "rgba.png"
+    Image.fromarray(a, "RGBA").save(p)
+    out = np.asarray(load_image(p))
+    assert (out == (200, 100, 50)).all()
+    np.testing.assert_array_equal(out, np.asarray(Image.open(p).convert("RGB")))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # full-range 16-bit: divide by 257, rounded
+        ([0, 257, 128, 129, 32768, 65535], [0, 1, 0, 1, 128, 255]),
+        # 12-bit data in a 16-bit container: max 4095 -> scaled by 255/4095, not left 16x too dark
+        ([0, 4095, 2048, 16], [0, 255, 128, 1]),
+        # values that fit 8 bits are kept as they are
+        ([0, 7, 200], [0, 7, 200]),
+    ],
+)
+def test_16bit_png_scales_by_detected_bit_depth(tmp_path: Path, values: list[int], expected: list[int]) -> None:
+    a = np.array([values], dtype=np.uint16)
+    p = tmp_path / "g16.png"
+    Image.fromarray(a).save(p)
+    assert Image.open(p).mode == "I;16"
+    out = np.asarray(load_image(p))
+    assert out.shape == (1, len(values), 3)
+    assert out[0, :, 0].tolist() == expected
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+
+
+def test_16bit_big_endian_and_32bit_int_modes() -> None:
+    a = np.array([[0, 257, 65535]], dtype=">u2")
+    big = Image.frombytes("I;16B", (3, 1), a.tobytes())
+    assert np.asarray(to_rgb8(big))[0, :, 0].tolist() == [0, 1, 255]
+    signed = Image.fromarray(np.array([[-5, 0, 1000, 4095]], dtype=np.int32), mode="I")
+    assert np.asarray(to_rgb8(signed))[0, :, 0].tolist() == [0, 0, 62, 255]
+
+
+def test_float_images_are_refused() -> None:
+    with pytest.raises(ImageReadError, match="mode F"):
+        to_rgb8(Image.new("F", (2, 2)))
+
+
+def test_la_drops_alpha(tmp_path: Path) -> None:
+    p = tmp_path / "la.png"
+    Image.new("LA", (5, 3), (100, 0)).save(p)
+    out = np.asarray(load_image(p))
+    assert out.shape == (3, 5, 3) and (out == 100).all()
+
+
+def test_palette_with_transparency(tmp_path: Path) -> None:
+    im = Image.new("P", (4, 2), 1)
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255])
+    im.putpixel((0, 0), 2)
+    p = tmp_path / "pal.png"
+    im.save(p, transparency=1)
+    assert "transparency" in Image.open(p).info
+    out = np.asarray(load_image(p))
+    assert tuple(out[0, 0]) == (0, 0, 255)
+    assert tuple(out[1, 3]) == (255, 0, 0)  # the transparent index keeps its palette colour
+    np.testing.assert_array_equal(out, np.asarray(Image.open(p).convert("RGBA").convert("RGB")))
+
+
+def test_cmyk_jpeg(tmp_path: Path) -> None:
+    p = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (32, 16), (0, 255, 255, 0)).save(p, quality=95)
+    assert Image.open(p).mode == "CMYK"
+    img = load_image(p)
+    assert img.mode == "RGB" and img.size == (32, 16)
+    mean = np.asarray(img).reshape(-1, 3).mean(axis=0)
+    assert mean[0] > 240 and mean[1] < 15 and mean[2] < 15  # red
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    a = np.zeros((40, 60), np.uint8)  # stored 60 wide, 40 high, white block at the stored top-left
+    a[:16, :16] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation 6: rotate 90 degrees clockwise to display
+    p = tmp_path / "rot.jpg"
+    Image.fromarray(a).save(p, exif=exif.tobytes(), quality=95)
+    img = load_image(p)
+    assert img.size == (40, 60)  # displayed 40 wide, 60 high
+    g = np.asarray(img)[..., 0].astype(int)
+    assert g[2:14, 26:38].mean() > 230  # block now at the top-right
+    assert g[2:14, 2:14].mean() < 25
+
+
+def test_corrupt_png_idat(tmp_path: Path, nih_by_mode: dict[str, list[Path]]) -> None:
+    data = bytearray(nih_by_mode["L"][0].read_bytes())
+    idats = [(start, n) for kind, start, n in _png_chunks(bytes(data)) if kind == b"IDAT"]
+    start, n = idats[len(idats) // 2]
+    for i in range(start + n // 2, start + n // 2 + 32):
+        data[i] ^= 0xFF
+    p = tmp_path / "corrupt.png"
+    p.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="corrupt") as ei:
+        load_image(p)
+    assert ei.value.path == p and "corrupt.png" in str(ei.value)
+
+
+def test_truncated_png(tmp_path: Path, nih_by_mode: dict[str, list[Path]]) -> None:
+    data = nih_by_mode["L"][1].read_bytes()
+    p = tmp_path / "half.png"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=r"half\.png: truncated"):
+        load_image(p)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"hello, I am not an image\n", "not a recognised image format"), (b"", "empty file")],
+)
+def test_not_an_image(tmp_path: Path, content: bytes, reason: str) -> None:
+    p = tmp_path / "fake.png"
+    p.write_bytes(content)
+    with pytest.raises(ImageReadError, match=reason) as ei:
+        load_image(p)
+    assert str(ei.value).startswith(str(p))
+
+
+def test_directory_and_missing_file(tmp_path: Path) -> None:
+    d = tmp_path / "dir.png"
+    d.mkdir()
+    with pytest.raises(ImageReadError, match="is a directory"):
+        load_image(d)
+    with pytest.raises(ImageReadError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("side", [20_001, 60_000])  # above our limit; above twice Pillow's (raised) limit
+def test_decompression_bomb_guard(tmp_path: Path, side: int) -> None:
+    p = tmp_path / "bomb.png"
+    p.write_bytes(_fake_png(side, side))
+    with pytest.raises(ImageReadError, match="image too large"):
+        load_image(p)
+
+
+def test_large_radiograph_size_is_allowed(tmp_path: Path) -> None:
+    p = tmp_path / "big.png"
+    p.write_bytes(_fake_png(20_000, 20_000))
+    with pytest.raises(ImageReadError) as ei:  # refused for its missing pixel data, not for its size
+        load_image(p)
+    assert "too large" not in ei.value.reason
+
+
+def test_image_read_error_pickles() -> None:
+    e = pickle.loads(pickle.dumps(ImageReadError(Path("a/b.png"), "broken")))
+    assert isinstance(e, MedmirError) and e.path == Path("a/b.png") and e.reason == "broken"
+    assert str(e) == "a/b.png: broken"
+
+
+# ---------------------------------------------------------------- model preprocessing
+
+
+@pytest.fixture(scope="module")
+def open_clip_transform() -> Transform:
+    open_clip = pytest.importorskip("open_clip")
+    return open_clip.image_transform(224, is_train=False, mean=SPEC["mean"], std=SPEC["std"])
+
+
+def _reference(transform: Transform, img: Image.Image) -> np.ndarray:
+    return transform(img).numpy()
+
+
+def test_preprocess_matches_open_clip_on_real_images(
+    nih_by_mode: dict[str, list[Path]], open_clip_transform: Transform
+) -> None:
+    paths = nih_by_mode["L"][::50][:8] + nih_by_mode["RGBA"]
+    assert len(paths) == 12
+    for p in paths:
+        ours = preprocess_for_model(load_image(p), SPEC)
+        assert ours.dtype == np.float32 and ours.shape == (3, 224, 224)
+        # The reference is open_clip applied to the file as opened, in its own mode (L or RGBA).
+        ref = _reference(open_clip_transform, Image.open(p))
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-6, err_msg=p.name)
+
+
+@pytest.mark.parametrize("box", [(0, 0, 700, 400), (13, 101, 314, 878), (0, 0, 225, 1000), (50, 50, 150, 147)])
+def test_preprocess_matches_open_clip_non_square_and_small(
+    nih_by_mode: dict[str, list[Path]],
+    open_clip_transform: Transform,
+    box: tuple[int, int, int, int],
+) -> None:
+    img = load_image(nih_by_mode["RGBA"][0]).crop(box)
+    ours = preprocess_for_model(img, SPEC)
+    np.testing.assert_allclose(ours, _reference(open_clip_transform, img), rtol=0, atol=1e-6)
+
+
+def test_preprocess_batch(nih_by_mode: dict[str, list[Path]]) -> None:
+    imgs = [load_image(p) for p in nih_by_mode["L"][:3]]
+    batch = preprocess_batch(imgs, SPEC)
+    assert batch.shape == (3, 3, 224, 224) and batch.dtype == np.float32
+    np.testing.assert_array_equal(batch[1], preprocess_for_model(imgs[1], SPEC))
+    assert preprocess_batch([], SPEC).shape == (0, 3, 224, 224)
+
+
+def test_preprocess_spec_is_checked() -> None:
+    img = Image.new("RGB", (10, 10))
+    steps = [{"op": op} for op in ("to_rgb", "resize_shorter_side", "center_crop", "scale", "normalize")]
+    assert preprocess_for_model(img, {**SPEC, "steps": steps}).shape == (3, 224, 224)
+    bad_specs = [
+        {**SPEC, "image_size": 0},
+        {**SPEC, "mean": [0.5, 0.5]},
+        {**SPEC, "std": [0.5, 0.0, 0.5]},
+        {**SPEC, "steps": steps[:2] + steps[3:]},
+        {**SPEC, "steps": [steps[0], {"op": "resize_shorter_side", "interpolation": "bilinear"}, *steps[2:]]},
+    ]
+    for spec in bad_specs:
+        with pytest.raises(MedmirError, match="preprocess spec"):
+            preprocess_for_model(img, spec)
+
+
+# ---------------------------------------------------------------- thumbnails
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((1024, 1024), (256, 256)), ((1024, 600), (256, 150)), ((600, 1024), (150, 256)), ((100, 50), (100, 50))],
+)
+def test_thumbnail_sizes(nih_by_mode: dict[str, list[Path]], size: tuple[int, int], expected: tuple[int, int]) -> None:
+    img = load_image(nih_by_mode["L"][2]).resize(size)
+    th = make_thumbnail(img, 256)
+    assert th.size == expected and th.mode == "RGB"
+    assert th is not img
+
+
+def test_webp_is_rgb_and_decodable(nih_by_mode: dict[str, list[Path]]) -> None:
+    img = load_image(nih_by_mode["L"][3])
+    data = encode_webp(make_thumbnail(img))
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    assert len(data) < 60_000
+    back = Image.open(io.BytesIO(data))
+    back.load()
+    assert back.format == "WEBP" and back.mode == "RGB" and back.size == (256, 256)
+    ref = np.asarray(make_thumbnail(img), dtype=np.float32)
+    assert np.abs(np.asarray(back, dtype=np.float32) - ref).mean() < 4  # lossy but faithful
