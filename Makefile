@@ -6,7 +6,7 @@ STAMP := $(VENV)/.medmir-installed
 SHARED ?= ../shared
 BIOMEDCLIP_CONFIG := $(SHARED)/models/biomedclip
 
-.PHONY: install lint test demo fidelity export-bench golden clean
+.PHONY: install lint test demo fidelity export-bench index-bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ fidelity: install
 export-bench: install
 	mkdir -p build
 	$(BIN)/python benchmarks/export_full.py
+
+# Index build rate (FP32 / INT8 vision vs decode-only) -> benchmarks/results/index_cpu.json + docs/PERFORMANCE.md
+index-bench: install
+	mkdir -p build
+	$(BIN)/python benchmarks/index_cpu.py N=$(or $(N),100)
 
 # Regenerate the golden tokenizer fixture from the reference (open_clip HFTokenizer)
 golden: install

@@ -28,11 +28,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from medmir.data.records import IMAGE_SUFFIXES
 from medmir.errors import MedmirError
 from medmir.fsutil import atomic_write_bytes
 from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
 WEBP_QUALITY = 85
 WEBP_METHOD = 6
 
