@@ -1,0 +1,27 @@
+"""Every generated block in the docs is the rendering of a committed results file: no figure typed by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import export_full, index_cpu, int8_fidelity
+from benchmarks.report import read_block, read_result
+from medmir.model.fidelity import DEFAULT_VARIANT
+
+
+@pytest.mark.parametrize(
+    ("module", "block", "result"),
+    [
+        (int8_fidelity, "int8-fidelity", "int8_fidelity"),
+        (export_full, "export-full", "export_full"),
+        (index_cpu, "index-cpu", "index_cpu"),
+    ],
+)
+def test_generated_blocks_match_results(module, block: str, result: str) -> None:
+    assert read_block(module.DOC, block) == module.render(read_result(result))
+
+
+def test_committed_fidelity_meets_the_targets() -> None:
+    default = read_result("int8_fidelity")["variants"][0]
+    assert default["name"] == DEFAULT_VARIANT["name"]
+    assert default["min_cosine"] >= 0.99 and default["mean_top10_overlap"] >= 0.9
