@@ -1,4 +1,4 @@
-"""`medmir build`: source images + labels + model pack -> finished bundle (select -> process -> index).
+"""`medmir build`: source images + labels + model pack -> finished bundle (select -> process -> index -> evaluate).
 
 Layout under OUT: work/selected (select), work/thumbnails (process), work/cache (embedding cache),
 work/random-biomedclip (checkpoint + pack, only for `--model random-biomedclip`), and bundle/ (the result).
@@ -114,6 +114,16 @@ def build(
         workers=workers,
     )
     log(rep.summary())
+    from medmir.evaluate.run import evaluate
+
+    log("evaluate: text -> image and image -> image retrieval, zero-shot AUC")
+    m = evaluate(out / "bundle", pack_dir)
+    strict = m["tiers"]["strict"]["metrics"]
+    log(
+        f"strict tier: Hit@10 {strict['hit@10']['value']:.3f} (chance {strict['hit@10']['chance']:.3f}), "
+        f"mAP@10 {strict['map@10']['value']:.3f} (chance {strict['map@10']['chance']:.3f}); "
+        f"report in {out / 'bundle' / 'report'}"
+    )
     if pack.random_weights:
         log(f"WARNING: {RANDOM_WARNING}")
     return BuildResult(out / "bundle", pack_dir, pack.random_weights)

@@ -167,6 +167,27 @@ def _verify(a: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(a: argparse.Namespace) -> int:
+    from medmir.evaluate.run import evaluate
+
+    m = evaluate(a.bundle, a.model, a.out, text_model=a.text_model, n_boot=a.bootstrap, seed=a.seed)
+    ev = m["evaluated"]
+    err.print(f"evaluated {escape(ev['what'])}; {ev['bundle_images']} images, {m['queries']['count']} queries")
+    for tier, t in m["tiers"].items():
+        f = t["metrics"]
+        err.print(
+            f"  {tier:9s} Hit@10 {f['hit@10']['value']:.3f} (chance {f['hit@10']['chance']:.3f})  "
+            f"mAP@10 {f['map@10']['value']:.3f} (chance {f['map@10']['chance']:.3f})  "
+            f"MRR {f['mrr']['value']:.3f} (chance {f['mrr']['chance']:.3f})"
+        )
+    if m["queries"]["labels_without_images"]:
+        err.print(f"labels without images: {escape(', '.join(m['queries']['labels_without_images']))}")
+    err.print(f"wrote metrics.json and hard_cases.json in {escape(str(a.bundle))}")
+    if ev["random_weights"]:
+        err.print("[bold red]random weights: results are meaningless[/bold red]")
+    return 0
+
+
 def _build(a: argparse.Namespace) -> int:
     from medmir.build import build, resolve_inputs
     from medmir.embed import check_workers
@@ -274,7 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     ve.add_argument("--skip-thumbnails", action="store_true")
     ve.set_defaults(fn=_verify)
 
-    bu = sub.add_parser("build", help="select -> process -> index in one command")
+    ev = sub.add_parser("evaluate", help="Recall/mAP/MRR by tier with chance baselines and CIs, hard cases, report")
+    ev.add_argument("--bundle", required=True, type=Path)
+    ev.add_argument("--model", required=True, type=Path, help="the pack the bundle was indexed with")
+    ev.add_argument("--out", type=Path, default=None, help="report folder (default: BUNDLE/report)")
+    ev.add_argument("--text-model", choices=("int8", "fp32"), default="int8", help="int8 = what the browser runs")
+    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.set_defaults(fn=_evaluate)
+
+    bu = sub.add_parser("build", help="select -> process -> index -> evaluate in one command")
     bu.add_argument("--data", default=None, help="NIH folder (default: $MEDMIR_DATA)")
     bu.add_argument("--model", default=None, help="model pack or 'random-biomedclip' (default: $MEDMIR_MODEL)")
     bu.add_argument("--out", type=Path, default=Path("build") / "demo")

@@ -1,0 +1,252 @@
+"""`medmir evaluate`: score a bundle with the model the browser runs, next to chance and with confidence intervals.
+
+Query embeddings come from the pack's INT8 text model at the real token count, one query per run (the browser's
+policy) unless `text_model="fp32"` is asked for; the output says which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medmir import __version__
+from medmir.bundle.format import INFO
+from medmir.bundle.read import Bundle, read_json_file
+from medmir.errors import MedmirError
+from medmir.evaluate.baselines import expected_random
+from medmir.evaluate.hardcases import confusion_matrix, hard_cases
+from medmir.evaluate.image2image import I2I_METRICS, image_to_image
+from medmir.evaluate.metrics import KS, METRIC_DOCS, aggregate, check_inputs, per_query_metrics, rank_order
+from medmir.evaluate.stats import bootstrap_cis
+from medmir.evaluate.tiers import TIER_DOCS, TIERS, Query, build_tiers, eval_queries, semantic_groups
+from medmir.evaluate.zeroshot import zero_shot_auc
+from medmir.fsutil import atomic_write_json, sha256_file
+from medmir.model.manifest import MANIFEST_FILE
+from medmir.model.pack import ModelPack, Precision
+
+METRICS_FILE = "metrics.json"
+HARD_CASES_FILE = "hard_cases.json"
+
+
+def chance_interval(
+    relevance: np.ndarray, ks: tuple[int, ...], shuffles: int, seed: int, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """The spread of each aggregated metric under random rankings (independent per query)."""
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(shuffles):
+        agg = aggregate(per_query_metrics(rng.random(relevance.shape, dtype=np.float32), relevance, ks))
+        for name, v in agg.items():
+            draws.setdefault(name, []).append(v)
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    return {name: (float(np.percentile(v, lo)), float(np.percentile(v, hi))) for name, v in draws.items()}
+
+
+def _figures(
+    per_query: dict[str, np.ndarray],
+    chance_pq: dict[str, np.ndarray],
+    cis: dict[str, tuple[float, float]],
+    spread: dict[str, tuple[float, float]] | None,
+) -> dict[str, dict[str, Any]]:
+    agg = aggregate(per_query)
+    out = {}
+    for name, value in agg.items():
+        fig = {
+            "value": round(value, 6),
+            "ci95": [round(cis[name][0], 6), round(cis[name][1], 6)],
+            "chance": round(float(np.mean(chance_pq[name])), 6),
+        }
+        if spread and name in spread:
+            fig["chance_interval95"] = [round(spread[name][0], 6), round(spread[name][1], 6)]
+        out[name] = fig
+    return out
+
+
+def _tier(
+    tier: str,
+    queries: list[Query],
+    scores: np.ndarray,
+    relevance: np.ndarray,
+    kept: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    shuffles: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    qs = [q for q, k in zip(queries, kept, strict=True) if k]
+    s, rel = scores[kept], relevance[kept]
+    pq = per_query_metrics(s, rel, KS)
+    r = rel.sum(axis=1)
+    chance_pq = expected_random(rel.shape[1], r, KS)
+    cis = bootstrap_cis({k: v for k, v in pq.items() if k != "first_relevant_rank"}, n_boot=n_boot, seed=seed)
+    spread = chance_interval(rel, KS, shuffles, seed) if shuffles else None
+    summary = {
+        "definition": TIER_DOCS[tier],
+        "queries": len(qs),
+        "excluded_queries": [q.text for q, k in zip(queries, kept, strict=True) if not k],
+        "metrics": _figures({k: v for k, v in pq.items() if k != "first_relevant_rank"}, chance_pq, cis, spread),
+    }
+    records = [
+        {
+            "query": q.text,
+            "label": q.label,
+            "tier": tier,
+            "relevant_images": int(r[i]),
+            "first_relevant_rank": int(pq["first_relevant_rank"][i]),
+            "ap": round(float(pq["ap"][i]), 6),
+            "reciprocal_rank": round(float(pq["mrr"][i]), 6),
+            "hits": {f"hit@{k}": int(pq[f"hit@{k}"][i]) for k in KS},
+            "relevant_in_top": {str(k): round(float(pq[f"precision@{k}"][i] * k)) for k in KS},
+        }
+        for i, q in enumerate(qs)
+    ]
+    return summary, records
+
+
+def _per_label(queries: list[Query], pq: dict[str, np.ndarray], relevance: np.ndarray, labels: list[list[str]]):
+    rows = []
+    for label in sorted({q.label for q in queries}):
+        idx = [i for i, q in enumerate(queries) if q.label == label]
+        rows.append(
+            {
+                "label": label,
+                "images": int(sum(label in lab for lab in labels)),
+                "queries": len(idx),
+                "hit@10": round(float(np.mean(pq["hit@10"][idx])), 6),
+                "ap": round(float(np.mean(pq["ap"][idx])), 6),
+                "chance_ap": round(
+                    float(np.mean(expected_random(relevance.shape[1], relevance[idx].sum(axis=1), KS)["ap"])), 6
+                ),
+            }
+        )
+    return rows
+
+
+def evaluate(
+    bundle_dir: Path,
+    pack_dir: Path,
+    out: Path | None = None,
+    *,
+    text_model: Precision = "int8",
+    n_boot: int = 1000,
+    shuffles: int | None = None,
+    seed: int = 0,
+    i2i_max_queries: int = 2000,
+    report: bool = True,
+) -> dict[str, Any]:
+    bundle = Bundle.open(bundle_dir)
+    pack = ModelPack.open(pack_dir)
+    pack_sha = sha256_file(pack.dir / MANIFEST_FILE)
+    if bundle.info["model"].get("manifest_sha256") != pack_sha:
+        raise MedmirError(
+            f"{pack_dir}: not the pack this bundle was indexed with (index_info.json names manifest "
+            f"{str(bundle.info['model'].get('manifest_sha256'))[:12]}..., this pack is {pack_sha[:12]}...)"
+        )
+    n = bundle.count
+    if n == 0:
+        raise MedmirError(f"{bundle_dir}: the bundle is empty")
+    labels = [list(m["labels"]) for m in bundle.metadata]
+    groups = semantic_groups()
+    queries = eval_queries()
+    tiers = build_tiers(queries, labels, groups)
+    emb = np.asarray(bundle.embeddings, dtype=np.float32)
+    qv = pack.encode_text([q.text for q in queries], text_model)
+    scores = qv @ emb.T
+    check_inputs(scores, tiers.relevance["strict"])
+    if shuffles is None:
+        shuffles = 1000 if len(queries) * n <= 5_000_000 else 100
+
+    tier_out: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for tier in TIERS:
+        summary, recs = _tier(
+            tier, queries, scores, tiers.relevance[tier], tiers.kept[tier], n_boot=n_boot, seed=seed, shuffles=shuffles
+        )
+        tier_out[tier] = summary
+        records += recs
+    strict_pq = per_query_metrics(scores, tiers.relevance["strict"], KS)
+    order = rank_order(scores)
+    filenames = [m["filename"] for m in bundle.metadata]
+    hard = hard_cases(queries, order, labels, filenames, groups)
+    vocabulary = sorted({lab for lab_list in labels for lab in lab_list})
+
+    i2i = image_to_image(
+        emb, labels, [m.get("patient_id") or "" for m in bundle.metadata], max_queries=i2i_max_queries, seed=seed
+    )
+    i2i_cis = bootstrap_cis(i2i["per_query"], n_boot=n_boot, seed=seed)
+    i2i_out = {
+        "definition": "leave-one-out: each image queries all others; relevant = shares a label; same-patient images "
+        "excluded",
+        "queries": i2i["queries"],
+        "sampled": i2i["sampled"],
+        "mean_candidates": round(i2i["mean_candidates"], 1),
+        "metrics": {
+            m: {
+                "value": round(float(i2i["per_query"][m].mean()), 6),
+                "ci95": [round(i2i_cis[m][0], 6), round(i2i_cis[m][1], 6)],
+                "chance": round(float(i2i["chance_per_query"][m].mean()), 6),
+            }
+            for m in I2I_METRICS
+        },
+    }
+
+    model = bundle.info["model"]
+    metrics = {
+        "format": "medmir-metrics",
+        "format_version": 1,
+        "evaluated": {
+            "what": "the deployed system: the model pack's "
+            + (
+                "INT8 text model (what the browser runs)"
+                if text_model == "int8"
+                else "FP32 text model (not what the browser runs)"
+            ),
+            "text_model": text_model,
+            "padding": "none: real token count, one query per run (the browser's policy)",
+            "image_embeddings": bundle.info.get("image_embeddings", {}),
+            "model": model,
+            "random_weights": bool(bundle.info.get("random_weights")),
+            "warning": bundle.info.get("warning"),
+            "bundle_images": n,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "medmir": __version__,
+        },
+        "ks": list(KS),
+        "metric_docs": METRIC_DOCS,
+        "ranking_rule": "score = dot product of unit vectors; higher first; ties by lower image row",
+        "chance": "expected value under a uniformly random ranking (exact); chance_interval95: spread of the mean "
+        f"over {shuffles} random rankings",
+        "ci": f"95% percentile bootstrap over queries, {n_boot} resamples, seed {seed}",
+        "queries": {
+            "count": len(queries),
+            "labels": sorted({q.label for q in queries}),
+            "labels_without_images": tiers.labels_without_images,
+            "semantic_groups": groups,
+        },
+        "tiers": tier_out,
+        "per_label": _per_label(queries, strict_pq, tiers.relevance["strict"], labels),
+        "image_to_image": i2i_out,
+        "zero_shot_auc": zero_shot_auc(pack, emb, labels, text_model),
+        "confusion": confusion_matrix(queries, order, labels, vocabulary),
+        "hard_cases_summary": {k: hard[k] for k in ("count", "queries", "semantic_matches", "true_failures")},
+        "per_query": records,
+    }
+    atomic_write_json(bundle_dir / METRICS_FILE, metrics)
+    atomic_write_json(bundle_dir / HARD_CASES_FILE, hard)
+    _register_in_index_info(bundle_dir)
+    if report:
+        from medmir.evaluate.report import write_report
+
+        write_report(metrics, hard, out or bundle_dir / "report")
+    return metrics
+
+
+def _register_in_index_info(bundle_dir: Path) -> None:
+    """index_info.json vouches for the evaluation files too, so `medmir verify` catches edits to them."""
+    info = read_json_file(bundle_dir / INFO)
+    for name in (METRICS_FILE, HARD_CASES_FILE):
+        info["files"][name] = {"bytes": (bundle_dir / name).stat().st_size, "sha256": sha256_file(bundle_dir / name)}
+    atomic_write_json(bundle_dir / INFO, info)

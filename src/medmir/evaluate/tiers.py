@@ -1,0 +1,99 @@
+"""Query sets, semantic groups, and the relevance matrix of each tier (strict, adjusted, semantic)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from medmir.errors import MedmirError
+
+TIERS = ("strict", "adjusted", "semantic")
+TIER_DOCS = {
+    "strict": "relevant = one of the image's labels is the query's label; every query counts",
+    "adjusted": "as strict, with the queries of labels that have no image in the bundle removed (listed)",
+    "semantic": "relevant also when one of the image's labels shares a semantic group with the query's label",
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    label: str
+
+
+def _resource(name: str) -> Any:
+    return json.loads(resources.files("medmir.resources.eval").joinpath(name).read_text(encoding="utf-8"))
+
+
+def eval_queries() -> list[Query]:
+    return [Query(q["text"], q["label"]) for q in _resource("queries.json")["queries"]]
+
+
+def semantic_groups() -> dict[str, list[str]]:
+    return dict(_resource("groups.json")["groups"])
+
+
+def prompt_set() -> dict[str, Any]:
+    return _resource("prompts.json")
+
+
+def related_labels(label: str, groups: dict[str, list[str]]) -> set[str]:
+    """The label itself and every label sharing a group with it."""
+    out = {label}
+    for members in groups.values():
+        if label in members:
+            out.update(members)
+    return out
+
+
+def label_matrix(image_labels: list[list[str]], vocabulary: list[str]) -> np.ndarray:
+    """bool [n_images, n_labels]: image i carries label j."""
+    index = {lab: j for j, lab in enumerate(vocabulary)}
+    m = np.zeros((len(image_labels), len(vocabulary)), dtype=bool)
+    for i, labels in enumerate(image_labels):
+        for lab in labels:
+            if lab in index:
+                m[i, index[lab]] = True
+    return m
+
+
+@dataclass
+class TierSet:
+    """Relevance for each tier over the same queries; `kept[tier]` marks the queries the tier scores."""
+
+    relevance: dict[str, np.ndarray]
+    kept: dict[str, np.ndarray]
+    labels_without_images: list[str]
+
+
+def build_tiers(queries: list[Query], image_labels: list[list[str]], groups: dict[str, list[str]]) -> TierSet:
+    if not image_labels:
+        raise MedmirError("the bundle is empty: nothing to evaluate")
+    vocabulary = sorted({lab for labels in image_labels for lab in labels})
+    if not vocabulary:
+        raise MedmirError("the bundle's images carry no labels: relevance cannot be judged")
+    query_labels = sorted({q.label for q in queries})
+    if not set(query_labels) & set(vocabulary):
+        raise MedmirError(
+            f"none of the query labels ({', '.join(query_labels)}) occurs in the bundle "
+            f"(its labels: {', '.join(vocabulary[:20])}); use a query set for this collection's vocabulary"
+        )
+    full_vocab = sorted(set(vocabulary) | set(query_labels) | {m for g in groups.values() for m in g})
+    has = label_matrix(image_labels, full_vocab)
+    col = {lab: j for j, lab in enumerate(full_vocab)}
+    strict = np.stack([has[:, col[q.label]] for q in queries])
+    semantic = np.stack(
+        [has[:, [col[lab] for lab in sorted(related_labels(q.label, groups))]].any(axis=1) for q in queries]
+    )
+    missing = sorted(lab for lab in query_labels if not has[:, col[lab]].any())
+    all_q = np.ones(len(queries), dtype=bool)
+    adjusted_kept = np.array([q.label not in missing for q in queries])
+    return TierSet(
+        relevance={"strict": strict, "adjusted": strict, "semantic": semantic},
+        kept={"strict": all_q, "adjusted": adjusted_kept, "semantic": all_q},
+        labels_without_images=missing,
+    )

@@ -1,0 +1,179 @@
+"""Evaluation: query sets, tiers, hard cases, image->image, and an end-to-end run on the NIH sample."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NIH_SAMPLE
+
+from medmir.bundle.format import normalize_query
+from medmir.bundle.verify import verify_bundle
+from medmir.data.records import nih_label_names
+from medmir.errors import MedmirError
+from medmir.evaluate.hardcases import hard_cases
+from medmir.evaluate.image2image import image_to_image
+from medmir.evaluate.run import evaluate
+from medmir.evaluate.tiers import Query, build_tiers, eval_queries, related_labels, semantic_groups
+from medmir.index import build_index, fallback_queries
+
+
+def test_query_set_shape_and_disjoint_from_fallback() -> None:
+    qs = eval_queries()
+    assert len(qs) == 45
+    assert sorted({q.label for q in qs}) == sorted(nih_label_names())
+    assert all(sum(q.label == lab for q in qs) == 3 for lab in nih_label_names())
+    assert len({normalize_query(q.text) for q in qs}) == 45
+    assert not {normalize_query(q.text) for q in qs} & {normalize_query(f) for f in fallback_queries()}
+
+
+def test_semantic_groups_are_data() -> None:
+    g = semantic_groups()
+    assert g["fluid"] == ["Effusion", "Edema"] and "Pneumonia" in g["infectious"]
+    assert related_labels("Consolidation", g) == {"Consolidation", "Infiltration", "Pneumonia"}
+    assert related_labels("Hernia", g) == {"Hernia"}
+
+
+def test_tier_relevance_rules() -> None:
+    groups = {"fluid": ["Effusion", "Edema"]}
+    images = [["Effusion"], ["Edema", "Mass"], ["Mass"], ["No Finding"]]
+    qs = [Query("effusion", "Effusion"), Query("hernia", "Hernia"), Query("mass", "Mass")]
+    t = build_tiers(qs, images, groups)
+    assert t.relevance["strict"].tolist() == [[1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0]]
+    assert t.relevance["semantic"].tolist() == [[1, 1, 0, 0], [0, 0, 0, 0], [0, 1, 1, 0]]
+    assert t.labels_without_images == ["Hernia"]
+    assert t.kept["adjusted"].tolist() == [True, False, True] and t.kept["strict"].all()
+    with pytest.raises(MedmirError, match="empty"):
+        build_tiers(qs, [], groups)
+    with pytest.raises(MedmirError, match="carry no labels"):
+        build_tiers(qs, [[], []], groups)
+    with pytest.raises(MedmirError, match="none of the query labels"):
+        build_tiers(qs, [["Cat"], ["Dog"]], groups)
+
+
+def test_hard_cases_multi_label_rule() -> None:
+    groups = {"fluid": ["Effusion", "Edema"]}
+    images = [["Edema"], ["Mass", "Nodule"], ["Effusion", "Mass"], ["Mass"]]
+    qs = [
+        Query("effusion", "Effusion"),
+        Query("effusion 2", "Effusion"),
+        Query("mass", "Mass"),
+        Query("edema", "Edema"),
+    ]
+    order = np.array([[0, 2, 1, 3], [1, 0, 2, 3], [2, 0, 1, 3], [1, 3, 0, 2]])
+    h = hard_cases(qs, order, images, ["a", "b", "c", "d"], groups)
+    # query 0: top-1 Edema -> semantic match; query 1: top-1 Mass|Nodule -> failure; query 2: top-1 carries Mass -> hit
+    verdicts = [(c["query"], c["verdict"]) for c in h["cases"]]
+    assert verdicts == [("effusion", "semantic match"), ("effusion 2", "true failure"), ("edema", "true failure")]
+    assert h["semantic_matches"] == 1 and h["true_failures"] == 2
+    pairs = {(p["query_label"], p["retrieved_label"]): p["count"] for p in h["confusion_pairs"]}
+    assert pairs == {("Effusion", "Edema"): 1, ("Effusion", "Mass"): 1, ("Effusion", "Nodule"): 1, ("Edema", "Mass"): 1,
+                     ("Edema", "Nodule"): 1}  # fmt: skip
+    assert h["recurring_confusion_pairs"] == []
+
+
+def test_image_to_image_excludes_self_and_same_patient() -> None:
+    emb = np.eye(4, dtype=np.float32)
+    emb[1] = emb[0]  # image 1 is a copy of image 0 but from the same patient: must not count
+    emb[2] = (emb[0] + emb[2]) / np.linalg.norm(emb[0] + emb[2])
+    labels = [["A"], ["A"], ["A"], ["B"]]
+    r = image_to_image(emb, labels, ["p1", "p1", "p2", "p3"])
+    # query 0: candidates 2 (A, score .71) and 3 (B, 0) -> P@1 = 1
+    assert r["per_query"]["precision@1"][0] == 1.0
+    # query 3 (B): no candidate shares B -> 0, and its chance is 0
+    assert r["per_query"]["map@10"][3] == 0.0 and r["chance_per_query"]["map@10"][3] == 0.0
+    assert r["queries"] == 4 and not r["sampled"]
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The whole 400-image NIH sample, indexed with the tiny random model, then evaluated."""
+    root = tmp_path_factory.mktemp("eval")
+    build_index(NIH_SAMPLE / "images", NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz", tiny_pack, root / "b",
+                progress=False, workers=2)  # fmt: skip
+    return root / "b", evaluate(root / "b", tiny_pack, n_boot=300, seed=1)
+
+
+def test_metrics_file_is_complete_and_auditable(evaluated: tuple[Path, dict]) -> None:
+    bundle, m = evaluated
+    assert json.loads((bundle / "metrics.json").read_text()) == json.loads(json.dumps(m))
+    assert m["evaluated"]["text_model"] == "int8" and "browser" in m["evaluated"]["what"]
+    assert m["evaluated"]["random_weights"] is True
+    assert set(m["tiers"]) == {"strict", "adjusted", "semantic"}
+    for tier in m["tiers"].values():
+        for k in (1, 5, 10, 20):
+            for name in (f"hit@{k}", f"precision@{k}", f"recall@{k}", f"map@{k}"):
+                f = tier["metrics"][name]
+                assert f["ci95"][0] <= f["value"] <= f["ci95"][1] and 0 <= f["chance"] <= 1
+    # the aggregates can be recomputed from the per-query records
+    strict = [r for r in m["per_query"] if r["tier"] == "strict"]
+    assert len(strict) == 45
+    for k in (1, 5, 10, 20):
+        assert np.isclose(
+            np.mean([r["hits"][f"hit@{k}"] for r in strict]), m["tiers"]["strict"]["metrics"][f"hit@{k}"]["value"]
+        )
+    assert np.isclose(np.mean([r["ap"] for r in strict]), m["tiers"]["strict"]["metrics"]["ap"]["value"], atol=1e-5)
+    assert len(m["per_label"]) == 15 and {r["label"] for r in m["per_label"]} == set(nih_label_names())
+    assert m["image_to_image"]["queries"] == 400
+    aucs = [r for r in m["zero_shot_auc"]["labels"] if r["auc"] is not None]
+    assert len(aucs) == 15
+    verify_bundle(bundle)  # metrics.json and hard_cases.json are now vouched for by index_info.json
+
+
+def test_random_model_sits_at_chance(evaluated: tuple[Path, dict]) -> None:
+    """With random weights every figure must be explainable by chance: a check that the baselines are right."""
+    _, m = evaluated
+    outside = []
+    for tier_name, tier in m["tiers"].items():
+        for name, f in tier["metrics"].items():
+            lo, hi = f["chance_interval95"]
+            # allow the bootstrap interval to overlap the chance interval (the figures are correlated across queries)
+            if f["ci95"][1] < lo or f["ci95"][0] > hi:
+                outside.append((tier_name, name, f))
+    assert not outside, outside[:5]
+    for f in m["image_to_image"]["metrics"].values():
+        assert f["ci95"][0] - 0.05 <= f["chance"] <= f["ci95"][1] + 0.05
+    assert 0.3 <= m["zero_shot_auc"]["mean_auc"] <= 0.7
+
+
+def test_report_and_plots(evaluated: tuple[Path, dict]) -> None:
+    bundle, _ = evaluated
+    report = (bundle / "report" / "report.md").read_text()
+    assert "Random weights: results are meaningless" in report and "chance" in report
+    for png in ("hit_at_k.png", "per_label.png", "confusion.png"):
+        assert (bundle / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bootstrap_is_deterministic(evaluated: tuple[Path, dict], tiny_pack: Path, tmp_path: Path) -> None:
+    bundle, m = evaluated
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    again = evaluate(copy, tiny_pack, n_boot=300, seed=1, report=False)
+    assert again["tiers"] == m["tiers"] and again["image_to_image"] == m["image_to_image"]
+
+
+def test_tampered_metrics_are_caught(evaluated: tuple[Path, dict], tmp_path: Path) -> None:
+    bundle, _ = evaluated
+    copy = tmp_path / "b"
+    shutil.copytree(bundle, copy)
+    p = copy / "metrics.json"
+    p.write_text(p.read_text().replace('"value": 0.', '"value": 1.', 1))
+    with pytest.raises(MedmirError, match=r"metrics\.json"):
+        verify_bundle(copy)
+
+
+def test_evaluate_refuses_another_pack_and_unlabelled_bundles(evaluated, full_pack, tiny_pack, tmp_path) -> None:
+    bundle, _ = evaluated
+    with pytest.raises(MedmirError, match="not the pack this bundle was indexed with"):
+        evaluate(bundle, full_pack, report=False)
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for name in sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:3]:
+        shutil.copy(NIH_SAMPLE / "images" / name, src / name)
+    (tmp_path / "l.csv").write_text("filename,labels\n" + "".join(f"{p.name},\n" for p in src.iterdir()))
+    build_index(src, tmp_path / "l.csv", tiny_pack, tmp_path / "b", progress=False, workers=1)
+    with pytest.raises(MedmirError, match="carry no labels"):
+        evaluate(tmp_path / "b", tiny_pack, report=False)
