@@ -6,7 +6,11 @@ STAMP := $(VENV)/.medmir-installed
 SHARED ?= ../shared
 BIOMEDCLIP_CONFIG := $(SHARED)/models/biomedclip
 
-.PHONY: install lint test demo fidelity export-bench index-bench golden clean
+WEB_STAMP := web/node_modules/.medmir-installed
+CHROMIUM := /usr/bin/chromium
+PORT ?= 8000
+
+.PHONY: install lint test demo web chromium fidelity export-bench index-bench golden screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,24 +18,39 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[export,dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(WEB_STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+# The static web app (web/dist), which `medmir site` packs with a bundle and the INT8 models.
+web: $(WEB_STAMP)
+	npm --prefix web run -s build
+
+# Debian's Chromium for the browser tests (never a downloaded browser).
+chromium:
+	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd web && npx tsc --noEmit -p .
 
-test: lint
+test: lint web chromium
+	cd web && npx vitest run
 	$(BIN)/pytest
 
-# The main job: NIH images + labels + a model pack -> a bundle in build/demo/bundle.
+# The main job: NIH images + labels + a model pack -> bundle + site in build/demo, served on 127.0.0.1:$(PORT).
 # MEDMIR_DATA: a folder with NIH images and the label CSV (default: the shared 400-image sample, when present).
 # MEDMIR_MODEL: a model pack folder, or random-biomedclip (default) for an offline random-weight pack.
 MEDMIR_DATA ?= $(wildcard $(SHARED)/data/nih-sample)
 MEDMIR_MODEL ?= random-biomedclip
-demo: install
+demo: install web
 	MEDMIR_DATA="$(MEDMIR_DATA)" MEDMIR_MODEL="$(MEDMIR_MODEL)" $(BIN)/medmir build --out build/demo \
 		--model-config $(BIOMEDCLIP_CONFIG)
 	$(BIN)/medmir verify build/demo/bundle
+	$(BIN)/medmir serve build/demo/site --port $(PORT)
 
 # INT8 fidelity on real weights -> benchmarks/results/int8_fidelity.json + docs/QUANTIZATION.md
 fidelity: install
@@ -46,6 +65,10 @@ export-bench: install
 index-bench: install
 	mkdir -p build
 	$(BIN)/python benchmarks/index_cpu.py N=$(or $(N),100)
+
+# Screenshots of the main pages for the README (runs the browser end-to-end test)
+screenshots: install web chromium
+	MEDMIR_SCREENSHOTS=1 $(BIN)/pytest tests/test_e2e.py
 
 # Regenerate the golden tokenizer fixture from the reference (open_clip HFTokenizer)
 golden: install

@@ -1,7 +1,9 @@
-"""`medmir build`: source images + labels + model pack -> finished bundle (select -> process -> index -> evaluate).
+"""`medmir build`: source images + labels + model pack -> bundle and site.
+
+Stages: select -> process -> index -> evaluate -> site.
 
 Layout under OUT: work/selected (select), work/thumbnails (process), work/cache (embedding cache),
-work/random-biomedclip (checkpoint + pack, only for `--model random-biomedclip`), and bundle/ (the result).
+work/random-biomedclip (checkpoint + pack, only for `--model random-biomedclip`), bundle/ and site/ (the results).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class BuildResult:
     bundle: Path
     pack: Path
     random_weights: bool
+    site: Path | None
 
 
 def _how_to_set() -> str:
@@ -79,6 +82,7 @@ def build(
     precision: Precision = "fp32",
     model_config: Path = DEFAULT_CONFIG,
     workers: int | None = None,
+    app: Path | None = None,
     log: Log = print,
 ) -> BuildResult:
     from medmir.data.nih import find_label_file
@@ -124,6 +128,13 @@ def build(
         f"mAP@10 {strict['map@10']['value']:.3f} (chance {strict['map@10']['chance']:.3f}); "
         f"report in {out / 'bundle' / 'report'}"
     )
+    site = None
+    if app is not None:
+        from medmir.site import build_site
+
+        rep_site = build_site(out / "bundle", pack_dir, out / "site", app=app)
+        site = rep_site.out
+        log(f"site: {site} (first visit {rep_site.first_visit_bytes / 1e6:.1f} MB)")
     if pack.random_weights:
         log(f"WARNING: {RANDOM_WARNING}")
-    return BuildResult(out / "bundle", pack_dir, pack.random_weights)
+    return BuildResult(out / "bundle", pack_dir, pack.random_weights, site)

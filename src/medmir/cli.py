@@ -141,6 +141,12 @@ def _search(a: argparse.Namespace) -> int:
         raise MedmirError("give a query TEXT or --image PATH (one of them)")
     bundle = Bundle.open(a.bundle, verify=not a.no_verify)
     pack = ModelPack.open(a.model)
+    if a.query_embedding:
+        from medmir.search import query_embedding
+
+        vec = query_embedding(pack, a.text, a.image, a.precision)
+        sys.stdout.write(json.dumps([round(float(v), 7) for v in vec]) + "\n")
+        return 0
     if a.image is not None:
         hits = search_image(bundle, pack, a.image, a.k, a.precision)
     else:
@@ -188,6 +194,27 @@ def _evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _site(a: argparse.Namespace) -> int:
+    from medmir.site import build_site
+
+    rep = build_site(a.bundle, a.model, a.out, app=a.app)
+    err.print(f"site: {escape(str(rep.out))} ({rep.files} files, first visit {rep.first_visit_bytes / 1e6:.1f} MB)")
+    return 0
+
+
+def _serve(a: argparse.Namespace) -> int:
+    from medmir.site import make_server
+
+    server = make_server(a.site, a.host, a.port)
+    host, port = server.server_address[:2]
+    err.print(f"serving {escape(str(a.site))} at http://{host}:{port}/ (Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 def _build(a: argparse.Namespace) -> int:
     from medmir.build import build, resolve_inputs
     from medmir.embed import check_workers
@@ -204,9 +231,10 @@ def _build(a: argparse.Namespace) -> int:
         precision=a.precision,
         model_config=a.model_config,
         workers=check_workers(a.workers),
+        app=a.app,
         log=_log,
     )
-    err.print(f"bundle: {escape(str(res.bundle))}\nmodel pack: {escape(str(res.pack))}")
+    err.print(f"bundle: {escape(str(res.bundle))}\nmodel pack: {escape(str(res.pack))}\nsite: {escape(str(res.site))}")
     return 0
 
 
@@ -288,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--precision", choices=("fp32", "int8"), default="int8", help="query encoder (browser: int8)")
     sr.add_argument("--json", action="store_true", help='print [{"rank", "filename", "score", "labels"}, ...]')
     sr.add_argument("--no-verify", action="store_true", help="skip checksum verification of the bundle")
+    sr.add_argument("--query-embedding", action="store_true", help="print the query's embedding instead (JSON)")
     sr.set_defaults(fn=_search)
 
     ve = sub.add_parser("verify", help="check a bundle against its contract")
@@ -304,7 +333,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(fn=_evaluate)
 
-    bu = sub.add_parser("build", help="select -> process -> index -> evaluate in one command")
+    from medmir.site import WEB_DIST
+
+    st = sub.add_parser("site", help="assemble the static site: web app + bundle + INT8 model files")
+    st.add_argument("--bundle", required=True, type=Path)
+    st.add_argument("--model", required=True, type=Path)
+    st.add_argument("--out", required=True, type=Path)
+    st.add_argument("--app", type=Path, default=WEB_DIST, help="the built web app (npm --prefix web run build)")
+    st.set_defaults(fn=_site)
+
+    sv = sub.add_parser("serve", help="serve a site on 127.0.0.1 with COOP/COEP (WASM threads)")
+    sv.add_argument("site", type=Path)
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.set_defaults(fn=_serve)
+
+    bu = sub.add_parser("build", help="select -> process -> index -> evaluate -> site in one command")
     bu.add_argument("--data", default=None, help="NIH folder (default: $MEDMIR_DATA)")
     bu.add_argument("--model", default=None, help="model pack or 'random-biomedclip' (default: $MEDMIR_MODEL)")
     bu.add_argument("--out", type=Path, default=Path("build") / "demo")
@@ -320,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="config + vocab for random-biomedclip",
     )
     bu.add_argument("--workers", type=int, default=None)
+    bu.add_argument("--app", type=Path, default=WEB_DIST, help="the built web app")
     bu.set_defaults(fn=_build)
     return p
 

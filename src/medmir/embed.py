@@ -14,6 +14,8 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,7 +144,7 @@ def embed_images(
                 on_progress(1)
         ready.clear()
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_SPAWN) as pool:
+    with _pool_errors(), ProcessPoolExecutor(max_workers=workers, mp_context=_SPAWN) as pool:
         for i, path in enumerate(paths):
             pending.append(pool.submit(_prepare, i, str(path), spec, i in known, thumbnails))
             while len(pending) >= window or (i == len(paths) - 1 and pending):
@@ -152,10 +154,18 @@ def embed_images(
         yield from flush()
 
 
+@contextmanager
+def _pool_errors() -> Iterator[None]:
+    try:
+        yield
+    except BrokenProcessPool as exc:
+        raise MedmirError(f"an image-decoding worker process died ({exc}); out of memory? try --workers 1") from exc
+
+
 def _cached_hashes(paths: Sequence[Path], cache: EmbeddingCache, workers: int) -> dict[int, np.ndarray]:
     """Rows already in the cache (hashing runs in parallel; decoding is skipped for these)."""
     out: dict[int, np.ndarray] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_SPAWN) as pool:
+    with _pool_errors(), ProcessPoolExecutor(max_workers=workers, mp_context=_SPAWN) as pool:
         for p in pool.map(_sha_only, range(len(paths)), [str(x) for x in paths], chunksize=64):
             if p.error is None and (vec := cache.get(p.sha)) is not None:
                 out[p.index] = vec

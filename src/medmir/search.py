@@ -46,14 +46,22 @@ def rank(bundle: Bundle, query: np.ndarray, k: int = 10) -> list[Hit]:
 
 def search_text(bundle: Bundle, pack: ModelPack, text: str, k: int = 10, precision: Precision = "int8") -> list[Hit]:
     check_compatible(bundle, pack)
-    if not text.strip():
+    return rank(bundle, query_embedding(pack, text, None, precision), k)
+
+
+def query_embedding(pack: ModelPack, text: str | None, image: Path | None, precision: Precision = "int8") -> np.ndarray:
+    """The vector a text or image query is ranked with (for parity checks against the browser)."""
+    if image is not None:
+        from medmir.images import load_image, preprocess_for_model
+
+        return pack.encode_pixels(
+            preprocess_for_model(load_image(image), pack.manifest["preprocess"])[None], precision
+        )[0]
+    if not text or not text.strip():
         raise MedmirError("empty query")
-    return rank(bundle, pack.encode_text([text], precision)[0], k)
+    return pack.encode_text([text], precision)[0]
 
 
 def search_image(bundle: Bundle, pack: ModelPack, path: Path, k: int = 10, precision: Precision = "int8") -> list[Hit]:
-    from medmir.images import load_image, preprocess_for_model
-
     check_compatible(bundle, pack)
-    pixels = preprocess_for_model(load_image(path), pack.manifest["preprocess"])[None]
-    return rank(bundle, pack.encode_pixels(pixels, precision)[0], k)
+    return rank(bundle, query_embedding(pack, None, path, precision), k)

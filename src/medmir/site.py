@@ -1,0 +1,120 @@
+"""The site stage: built web app + bundle + the pack's INT8 models -> one static folder; and a local server.
+
+Layout of SITE: index.html, assets/ and ort/ (the app and onnxruntime-web's WASM, self-hosted), sw.js,
+precache.json (what the service worker stores at install), data/ (the bundle), model/ (manifest.json, vocab.txt,
+text.int8.onnx, vision.int8.onnx). Every URL the app uses is relative, so SITE works from any static host and
+any sub-path.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import socketserver
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from medmir.bundle.format import DATA_FILES, IMAGES, INFO
+from medmir.bundle.read import read_info
+from medmir.bundle.verify import verify_bundle
+from medmir.errors import MedmirError
+from medmir.fsutil import sha256_file, staging_dir
+from medmir.model.manifest import MANIFEST_FILE
+from medmir.model.pack import ModelPack
+
+WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+EVAL_FILES = ("metrics.json", "hard_cases.json")
+# The service worker precaches everything but these: thumbnails (cached as they are viewed) and the large files
+# the search worker downloads, verifies and keeps in Cache Storage itself.
+NOT_PRECACHED = (".onnx", "embeddings.bin")
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    out: Path
+    first_visit_bytes: int
+    files: int
+
+
+def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST) -> SiteReport:
+    if not (app / "index.html").is_file():
+        raise MedmirError(f"{app}: the web app is not built (run `npm --prefix web ci && npm --prefix web run build`)")
+    verify_bundle(bundle)
+    pack = ModelPack.open(pack_dir)
+    info = read_info(bundle)
+    if info["model"].get("manifest_sha256") != sha256_file(pack.dir / MANIFEST_FILE):
+        raise MedmirError(f"{pack_dir}: not the pack {bundle} was indexed with (manifest sha256 differs)")
+    with staging_dir(out) as tmp:
+        shutil.copytree(app, tmp, dirs_exist_ok=True)
+        data = tmp / "data"
+        data.mkdir()
+        for name in (INFO, *DATA_FILES, *(f for f in EVAL_FILES if (bundle / f).is_file())):
+            shutil.copyfile(bundle / name, data / name)
+        shutil.copytree(bundle / IMAGES, data / IMAGES)
+        model = tmp / "model"
+        model.mkdir()
+        m = pack.manifest
+        for name in (
+            MANIFEST_FILE,
+            m["tokenizer"]["vocab"],
+            m["models"]["text"]["int8"],
+            m["models"]["vision"]["int8"],
+        ):
+            shutil.copyfile(pack.dir / name, model / name)
+        rels = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        shell = [r for r in rels if not r.startswith("data/images/") and not r.endswith(NOT_PRECACHED)]
+        (tmp / "precache.json").write_text(json.dumps({"files": ["./", *shell]}, indent=1) + "\n", encoding="utf-8")
+        files = [p for p in tmp.rglob("*") if p.is_file()]
+        first_visit = sum(
+            p.stat().st_size for p in files if not p.relative_to(tmp).as_posix().startswith("data/images/")
+        )
+    return SiteReport(out=out, first_visit_bytes=first_visit, files=len(files))
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with the MIME types the app needs and cross-origin isolation (WASM threads)."""
+
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm",
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".json": "application/json",
+        ".onnx": "application/octet-stream",
+        ".bin": "application/octet-stream",
+        ".webp": "image/webp",
+        ".txt": "text/plain; charset=utf-8",
+    }
+
+    def end_headers(self) -> None:
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def list_directory(self, path: str | os.PathLike[str]):  # type: ignore[override]
+        self.send_error(404, "No directory listings")
+        return None
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def make_server(site: Path, host: str = "127.0.0.1", port: int = 8000) -> http.server.HTTPServer:
+    if not (site / "index.html").is_file():
+        raise MedmirError(f"{site}: not a medmir site (no index.html); build one with `medmir site`")
+    handler = functools.partial(SiteHandler, directory=str(site))
+    try:
+        return _Server((host, port), handler)
+    except OSError as exc:
+        raise MedmirError(f"cannot listen on {host}:{port} ({exc.strerror})") from exc

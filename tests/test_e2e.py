@@ -1,0 +1,121 @@
+"""Browser end-to-end: a site built from the NIH sample with the full-size random pack, in Debian's Chromium.
+
+The checks themselves are in web/e2e/site.test.mjs (playwright-core); this test builds the sites, serves them on
+127.0.0.1 and runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NIH_SAMPLE, ROOT
+
+from medmir.data.subset import select
+from medmir.evaluate.run import evaluate
+from medmir.index import build_index
+from medmir.site import WEB_DIST, build_site
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+HTML_NAME = "<img src=x onerror=alert(1)>.png"
+HTML_LABEL = "<script>alert(1)</script>"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(site: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "medmir.cli", "serve", str(site), "--port", str(port)])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"http://127.0.0.1:{port}/"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("medmir serve did not start")
+
+
+@pytest.fixture(scope="module")
+def e2e_bundle(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("e2e")
+    sel = root / "sel"
+    select(NIH_SAMPLE / "images", NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz", sel, per_label=3, seed=5)
+    # one image whose name and label are HTML: the site must show them as text
+    shutil.copy(NIH_SAMPLE / "images" / "00000075_000.png", sel / "images" / HTML_NAME)
+    with (sel / "labels.csv").open("a", encoding="utf-8") as f:
+        f.write(f'"{HTML_NAME}",{HTML_LABEL},{HTML_LABEL},x,,,\n')
+    build_index(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8", progress=False)
+    evaluate(root / "bundle", full_pack, n_boot=200, report=False)
+    return root / "bundle"
+
+
+def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> None:
+    if not (WEB_DIST / "index.html").is_file():
+        pytest.fail(f"{WEB_DIST} missing: `make test` builds the web app first (npm --prefix web run build)")
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium missing: `make test` installs Debian's chromium (apt-get install -y chromium)")
+    site = build_site(e2e_bundle, full_pack, tmp_path / "site").out
+    tampered = tmp_path / "tampered"
+    shutil.copytree(site, tampered)
+    model = tampered / "model" / "text.int8.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    bad_size = tmp_path / "badsize"
+    shutil.copytree(site, bad_size)
+    info = json.loads((bad_size / "data" / "index_info.json").read_text())
+    info["files"]["embeddings.bin"]["bytes"] += 4
+    (bad_size / "data" / "index_info.json").write_text(json.dumps(info))
+
+    from PIL import Image
+
+    corrupt = tmp_path / "corrupt.png"
+    raw = bytearray((NIH_SAMPLE / "images" / "00000075_000.png").read_bytes())
+    corrupt.write_bytes(bytes(raw[:2000]))
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    huge = tmp_path / "huge.png"
+    Image.fromarray(np.zeros((10_000, 10_000), dtype=np.uint8)).save(huge, optimize=False)
+
+    main, url = _serve(site)
+    bad1, url_t = _serve(tampered)
+    bad2, url_b = _serve(bad_size)
+    env = {
+        **os.environ,
+        "E2E_URL": url,
+        "E2E_SITE": str(site),
+        "E2E_PYTHON": sys.executable,
+        "E2E_BUNDLE": str(e2e_bundle),
+        "E2E_PACK": str(full_pack),
+        "E2E_IMAGE": str(NIH_SAMPLE / "images" / "00000284_000.png"),
+        "E2E_SERVER_PID": str(main.pid),
+        "E2E_BAD": json.dumps(
+            {"corrupt": str(corrupt), "text": str(text), "huge": str(huge), "tamperedUrl": url_t, "badSizeUrl": url_b}
+        ),
+    }
+    if os.environ.get("MEDMIR_SCREENSHOTS"):
+        env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
+    try:
+        proc = subprocess.run(
+            ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / "site.test.mjs")],
+            cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+    finally:
+        for p in (main, bad1, bad2):
+            p.terminate()
+            p.wait(timeout=10)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]

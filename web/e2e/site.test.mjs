@@ -1,0 +1,247 @@
+// End-to-end: the built site in Debian's Chromium (playwright-core), checked against `medmir search` and the
+// bundle files. Run by tests/test_e2e.py, which builds the site from the shared NIH sample with the full-size
+// random-weight pack, serves it on 127.0.0.1 and passes its paths in the environment.
+import { execFileSync } from "node:child_process";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set: run this through tests/test_e2e.py`);
+  return v;
+};
+const URL_ = env("E2E_URL");
+const SITE = env("E2E_SITE");
+const PY = env("E2E_PYTHON");
+const BUNDLE = env("E2E_BUNDLE");
+const PACK = env("E2E_PACK");
+const IMAGE = env("E2E_IMAGE");
+const BAD = JSON.parse(env("E2E_BAD")); // {corrupt, text, huge, tamperedUrl, badSizeUrl}
+const SHOTS = process.env.E2E_SCREENSHOTS;
+const SERVER_PID = Number(env("E2E_SERVER_PID"));
+const host = new URL(URL_).host;
+
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let browser;
+let context;
+let page;
+const foreign = [];
+const requests = [];
+const dialogs = [];
+
+function medmir(...args) {
+  return execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
+}
+const readJson = (p) => JSON.parse(readFileSync(p, "utf8"));
+
+async function newPage(ctx) {
+  const p = await ctx.newPage();
+  p.on("dialog", (d) => {
+    dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  return p;
+}
+
+async function waitReady(p) {
+  await p.waitForSelector("#query");
+  await p.waitForFunction(() => !document.querySelector('[aria-label="Loading the model and the index"]'), null, { timeout: 120_000 });
+}
+
+async function search(p, q) {
+  await p.fill("#query", q);
+  await p.press("#query", "Enter");
+  await p.waitForFunction(
+    (qq) => {
+      const el = document.querySelector('[data-testid="result-path"]');
+      const q = new URLSearchParams(location.hash.split("?")[1] ?? "").get("q");
+      return el && q === qq && !document.querySelector('[role="status"]');
+    },
+    q,
+    { timeout: 120_000 },
+  );
+  return results(p);
+}
+
+async function results(p) {
+  return p.$$eval('[data-testid="result"]', (els) =>
+    els.map((e) => ({ rank: Number(e.dataset.rank), filename: e.dataset.filename, score: Number(e.dataset.score) })),
+  );
+}
+
+const pathOf = (p) => p.$eval('[data-testid="result-path"]', (e) => e.dataset.path);
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+  context = await browser.newContext();
+  // every request to another host fails, and is remembered: none may be attempted (the deliberately broken sites
+  // of the last tests are served on other ports of 127.0.0.1)
+  await context.route("**/*", (route) => {
+    const u = new URL(route.request().url());
+    if (u.protocol !== "blob:" && u.protocol !== "data:" && u.hostname !== "127.0.0.1") {
+      foreign.push(u.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  context.on("request", (r) => requests.push({ url: r.url(), method: r.method(), post: r.postData() }));
+  page = await newPage(context);
+  await page.goto(URL_);
+  await waitReady(page);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test("random-weight banner is visible", async () => {
+  assert.ok(await page.isVisible('[data-testid="random-banner"]'));
+});
+
+test("live text search equals medmir search --json", async () => {
+  for (const q of ["small left apical pneumothorax", "cardiac silhouette is enlarged", "diffuse reticular interstitial markings"]) {
+    const got = await search(page, q);
+    assert.equal(await pathOf(page), "live", q);
+    const want = JSON.parse(medmir("search", q, "--bundle", BUNDLE, "--model", PACK, "--k", "10", "--json"));
+    assert.equal(got.length, 10);
+    assert.deepEqual(got.map((r) => r.filename), want.map((r) => r.filename), q);
+    got.forEach((r, i) => assert.ok(Math.abs(r.score - want[i].score) < 2e-3, `${q}: score ${r.score} vs ${want[i].score}`));
+  }
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, "search.png"), fullPage: false });
+});
+
+test("exact and fuzzy fallback paths use the precomputed results", async () => {
+  const fb = readJson(join(BUNDLE, "fallback_results.json"));
+  const meta = readJson(join(BUNDLE, "metadata.json")).images;
+  const entry = fb.queries.find((q) => q.query === "pleural effusion");
+  const want = entry.ids.map((i) => meta[i].filename);
+  let got = await search(page, "Pleural Effusion!");
+  assert.equal(await pathOf(page), "exact");
+  assert.deepEqual(got.map((r) => r.filename), want);
+  got = await search(page, "pleural efusion");
+  assert.equal(await pathOf(page), "fuzzy");
+  assert.deepEqual(got.map((r) => r.filename), want);
+  const cxr = fb.queries.find((q) => q.query === "normal chest x-ray");
+  got = await search(page, "normal chest xray");
+  assert.equal(await pathOf(page), "fuzzy");
+  assert.deepEqual(got.map((r) => r.filename), cxr.ids.map((i) => meta[i].filename));
+});
+
+test("Find similar shows the precomputed neighbours", async () => {
+  await search(page, "small left apical pneumothorax");
+  const first = (await results(page))[0];
+  const meta = readJson(join(BUNDLE, "metadata.json")).images;
+  const nn = readJson(join(BUNDLE, "nearest_neighbors.json"));
+  const row = meta.findIndex((m) => m.filename === first.filename);
+  await page.click('[data-testid="result"][data-rank="1"] >> text=Find similar');
+  await page.waitForFunction(() => document.querySelector('[data-testid="result-path"]')?.dataset.path === "row");
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="result"]').length === n, nn.ids[row].length);
+  const got = await results(page);
+  assert.deepEqual(got.map((r) => r.filename), nn.ids[row].map((i) => meta[i].filename));
+});
+
+test("upload search matches Python (same INT8 model) and the image never leaves the page", async () => {
+  const before = requests.length;
+  await page.setInputFiles('[data-testid="upload"]', IMAGE);
+  await page.waitForFunction(() => document.querySelector('[data-testid="result-path"]')?.dataset.path === "image", null, { timeout: 120_000 });
+  await page.waitForSelector('[data-testid="query-embedding"]', { state: "attached" });
+  const q = JSON.parse(await page.$eval('[data-testid="query-embedding"]', (e) => e.dataset.values));
+  const ref = JSON.parse(medmir("search", "--image", IMAGE, "--bundle", BUNDLE, "--model", PACK, "--query-embedding"));
+  const dot = q.reduce((a, v, i) => a + v * ref[i], 0);
+  const norm = Math.sqrt(q.reduce((a, v) => a + v * v, 0) * ref.reduce((a, v) => a + v * v, 0));
+  assert.ok(dot / norm >= 0.995, `browser vs Python query cosine ${dot / norm}`);
+  const got = await results(page);
+  const want = JSON.parse(medmir("search", "--image", IMAGE, "--bundle", BUNDLE, "--model", PACK, "--k", "10", "--json"));
+  assert.deepEqual(new Set(got.map((r) => r.filename)), new Set(want.map((r) => r.filename)));
+  const since = requests.slice(before);
+  assert.ok(since.every((r) => r.method === "GET" && !r.post), JSON.stringify(since.filter((r) => r.method !== "GET")));
+  assert.ok(since.every((r) => new URL(r.url).host === host || r.url.startsWith("blob:")));
+});
+
+test("bad uploads give a clear message, no crash", async () => {
+  for (const [file, pattern] of [[BAD.corrupt, /not an image|decode/], [BAD.text, /not an image|decode/], [BAD.huge, /too large/]]) {
+    await page.setInputFiles('[data-testid="upload"]', file);
+    await page.waitForSelector('[data-testid="search-error"]', { timeout: 60_000 });
+    const msg = await page.textContent('[data-testid="search-error"]');
+    assert.match(msg, pattern, file);
+  }
+  assert.ok(await page.isVisible("#query"));
+});
+
+test("HTML in labels and file names stays text", async () => {
+  const meta = readJson(join(BUNDLE, "metadata.json")).images;
+  const row = meta.findIndex((m) => m.filename.includes("<img"));
+  assert.ok(row >= 0, "the e2e bundle has an image with HTML in its name");
+  await page.goto(`${URL_}#/?like=${row}`);
+  await page.waitForFunction(() => document.querySelector('[data-testid="result-path"]')?.dataset.path === "row", null, { timeout: 60_000 });
+  const card = page.locator('[data-testid="result"][data-rank="1"]');
+  assert.equal(await card.getAttribute("data-filename"), meta[row].filename);
+  assert.ok((await card.textContent()).includes(meta[row].labels[0]), "label shown as text");
+  assert.equal(await page.locator("script:not([src])").count(), 0);
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
+  assert.deepEqual(dialogs, []);
+});
+
+test("metrics page shows exactly metrics.json", async () => {
+  const m = readJson(join(BUNDLE, "metrics.json"));
+  await page.goto(`${URL_}#/metrics`);
+  await page.waitForSelector('[data-testid="metric"]');
+  const cells = await page.$$eval('[data-testid="metric"]', (els) => els.map((e) => ({ tier: e.dataset.tier, metric: e.dataset.metric, value: e.dataset.value })));
+  assert.ok(cells.length > 20);
+  for (const c of cells) {
+    const src = c.tier === "image_to_image" ? m.image_to_image.metrics[c.metric] : m.tiers[c.tier]?.metrics[c.metric];
+    assert.ok(src, `${c.tier}/${c.metric} not in metrics.json`);
+    assert.equal(Number(c.value), src.value, `${c.tier}/${c.metric}`);
+  }
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, "metrics.png"), fullPage: false });
+  await page.goto(`${URL_}#/hard-cases`);
+  await page.waitForSelector("h1, h2");
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, "hard-cases.png"), fullPage: false });
+});
+
+test("the benchmark page times every step and offers the JSON", async () => {
+  await page.goto(`${URL_}#/benchmark`);
+  await page.fill('input[type="number"]', "2");
+  await page.click("text=Run benchmark");
+  await page.waitForSelector('[data-testid="bench-table"]', { timeout: 120_000 });
+  const rows = await page.$$eval('[data-testid="bench-table"] tbody tr', (trs) => trs.map((t) => t.textContent));
+  assert.equal(rows.length, 4);
+  assert.ok(await page.isVisible("text=Download JSON"));
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, "benchmark.png"), fullPage: false });
+});
+
+test("a tampered model file and a bad bundle give clear messages", async () => {
+  const p = await newPage(context);
+  await p.goto(BAD.tamperedUrl);
+  await p.waitForSelector('[data-testid="fatal"]', { timeout: 120_000 });
+  assert.match(await p.textContent('[data-testid="fatal"]'), /sha256 mismatch/);
+  await p.goto(BAD.badSizeUrl);
+  await p.waitForSelector('[data-testid="fatal"]', { timeout: 60_000 });
+  assert.match(await p.textContent('[data-testid="fatal"]'), /embeddings\.bin/);
+  await p.close();
+});
+
+test("only 127.0.0.1 was contacted", () => {
+  assert.deepEqual(foreign, []);
+  assert.ok(requests.every((r) => new URL(r.url).hostname === "127.0.0.1" || /^(blob|data):/.test(r.url)));
+});
+
+test("with the server stopped, a reload still searches (service worker + Cache Storage)", async () => {
+  await page.goto(URL_);
+  await waitReady(page);
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  process.kill(SERVER_PID, "SIGTERM");
+  await new Promise((r) => setTimeout(r, 500));
+  await page.reload();
+  await waitReady(page);
+  const got = await search(page, "left lower lobe opacity");
+  assert.equal(got.length, 10);
+  assert.equal(await pathOf(page), "live");
+});
+
+if (SHOTS) mkdirSync(SHOTS, { recursive: true });

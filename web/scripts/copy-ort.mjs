@@ -1,0 +1,10 @@
+// Self-host onnxruntime-web's WASM runtime: the site fetches nothing from any other host.
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const src = join(root, "node_modules", "onnxruntime-web", "dist");
+const dst = join(root, "public", "ort");
+mkdirSync(dst, { recursive: true });
+for (const f of ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]) copyFileSync(join(src, f), join(dst, f));

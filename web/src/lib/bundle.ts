@@ -1,0 +1,114 @@
+// Reading the site's two contracts (docs/FORMAT.md): the model pack manifest and the bundle's index_info.
+
+import type { TokenizerSpec } from "../worker/tokenizer";
+import { fetchJson, sha256Hex, type FileSpec } from "./cache";
+
+export const BUNDLE_DIR = "data/";
+export const MODEL_DIR = "model/";
+
+export interface FileMeta {
+  bytes: number;
+  sha256: string;
+}
+
+export interface IndexInfo {
+  format: "medmir-bundle";
+  format_version: number;
+  count: number;
+  dim: number;
+  dtype: string;
+  random_weights: boolean;
+  warning: string | null;
+  model: { name: string; title: string; source: string; revision: string | null; manifest_sha256: string };
+  files: Record<string, FileMeta>;
+  image_embeddings?: { precision: string };
+}
+
+export interface TokenizerManifest extends TokenizerSpec {
+  vocab: string;
+}
+
+export interface Manifest {
+  format: "medmir-model-pack";
+  format_version: number;
+  model: { name: string; title: string; random_weights: boolean; embed_dim: number; context_length: number };
+  tokenizer: TokenizerManifest;
+  preprocess: { image_size: number; mean: number[]; std: number[] };
+  models: Record<"text" | "vision", { int8: string; input: { name: string }; output: { name: string } }>;
+  files: Record<string, FileMeta>;
+}
+
+function need(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+
+export function parseIndexInfo(x: unknown): IndexInfo {
+  const o = x as Partial<IndexInfo> | null;
+  need(o && o.format === "medmir-bundle", "index_info.json: not a medmir bundle");
+  need(o.format_version === 1, `index_info.json: format_version ${String(o.format_version)}, this site reads 1`);
+  need(Number.isInteger(o.count) && (o.count ?? 0) > 0, "index_info.json: count must be a positive integer");
+  need(Number.isInteger(o.dim) && (o.dim ?? 0) > 0, "index_info.json: dim must be a positive integer");
+  need(o.dtype === "float32", "index_info.json: dtype must be float32");
+  need(o.files && o.model, "index_info.json: files or model missing");
+  for (const f of ["embeddings.bin", "metadata.json", "fallback_results.json", "nearest_neighbors.json"]) {
+    need(o.files[f], `index_info.json: files lacks ${f}`);
+  }
+  const emb = o.files["embeddings.bin"]!;
+  need(
+    emb.bytes === o.count! * o.dim! * 4,
+    `embeddings.bin: index_info.json lists ${emb.bytes} bytes, but ${o.count} x ${o.dim} float32 needs ${o.count! * o.dim! * 4}`,
+  );
+  return o as IndexInfo;
+}
+
+export function parseManifest(x: unknown): Manifest {
+  const o = x as Partial<Manifest> | null;
+  need(o && o.format === "medmir-model-pack", "manifest.json: not a medmir model pack");
+  need(o.format_version === 1, `manifest.json: format_version ${String(o.format_version)}, this site reads 1`);
+  need(o.tokenizer && o.preprocess && o.models && o.files && o.model, "manifest.json: a section is missing");
+  for (const tower of ["text", "vision"] as const) {
+    const f = o.models[tower]?.int8;
+    need(f && o.files[f], `manifest.json: no INT8 ${tower} model listed`);
+  }
+  return o as Manifest;
+}
+
+export function bundleFile(base: string, info: IndexInfo, name: string): FileSpec {
+  const meta = info.files[name];
+  need(meta, `index_info.json: files lacks ${name}`);
+  return { name, url: new URL(BUNDLE_DIR + name, base).href, bytes: meta.bytes, sha256: meta.sha256 };
+}
+
+export function modelFile(base: string, manifest: Manifest, name: string): FileSpec {
+  const meta = manifest.files[name];
+  need(meta, `manifest.json: files lacks ${name}`);
+  return { name, url: new URL(MODEL_DIR + name, base).href, bytes: meta.bytes, sha256: meta.sha256 };
+}
+
+export interface SiteContracts {
+  info: IndexInfo;
+  manifest: Manifest;
+}
+
+/** Both contracts, and proof that the bundle was indexed with this very pack. */
+export async function loadContracts(base: string): Promise<SiteContracts> {
+  const info = parseIndexInfo(await fetchJson(new URL(BUNDLE_DIR + "index_info.json", base).href, "index_info.json"));
+  const manifestUrl = new URL(MODEL_DIR + "manifest.json", base).href;
+  const res = await fetch(manifestUrl).catch((e: unknown) => {
+    throw new Error(`manifest.json: cannot load (${e instanceof Error ? e.message : String(e)})`);
+  });
+  if (!res.ok) throw new Error(`manifest.json: cannot load (HTTP ${res.status})`);
+  const raw = new Uint8Array(await res.arrayBuffer());
+  const digest = await sha256Hex(raw);
+  need(
+    digest === info.model.manifest_sha256,
+    "manifest.json: not the model pack this bundle was indexed with (sha256 differs from index_info.json)",
+  );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new Error("manifest.json: not valid JSON");
+  }
+  return { info, manifest: parseManifest(parsed) };
+}

@@ -1,0 +1,96 @@
+// Downloading pack and bundle files once: verified against the sha256 that manifest.json / index_info.json list,
+// kept in Cache Storage under their plain URL (the service worker finds them there when offline).
+
+export interface FileSpec {
+  name: string;
+  url: string;
+  bytes: number;
+  sha256: string;
+}
+
+export type Progress = (loaded: number, total: number, fromCache: boolean) => void;
+
+const CACHE = "medmir-files-v1";
+const SHA_HEADER = "x-medmir-sha256";
+
+export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
+  const view = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const digest = await crypto.subtle.digest("SHA-256", view as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function openCache(): Promise<Cache | null> {
+  try {
+    return typeof caches === "undefined" ? null : await caches.open(CACHE);
+  } catch {
+    return null; // Cache Storage refused (private mode, opaque origin): download every time
+  }
+}
+
+async function readWithProgress(res: Response, total: number, onProgress?: Progress): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const buf = new Uint8Array(total);
+  let loaded = 0;
+  const extra: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length <= total) buf.set(value, loaded);
+    else extra.push(value);
+    loaded += value.length;
+    onProgress?.(Math.min(loaded, total), total, false);
+  }
+  if (loaded !== total) {
+    throw new Error(`${res.url.split("/").pop()}: received ${loaded} bytes, expected ${total} (truncated or replaced)`);
+  }
+  return buf;
+}
+
+/** The file's bytes, verified; from Cache Storage when a verified copy is there. */
+export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Promise<Uint8Array> {
+  const cache = await openCache();
+  if (cache) {
+    const hit = await cache.match(spec.url);
+    if (hit && hit.headers.get(SHA_HEADER) === spec.sha256) {
+      const data = new Uint8Array(await hit.arrayBuffer());
+      if (data.byteLength === spec.bytes) {
+        onProgress?.(spec.bytes, spec.bytes, true);
+        return data;
+      }
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(spec.url, { cache: "no-store" });
+  } catch (e) {
+    throw new Error(`${spec.name}: download failed (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!res.ok) throw new Error(`${spec.name}: download failed (HTTP ${res.status})`);
+  const data = await readWithProgress(res, spec.bytes, onProgress);
+  const digest = await sha256Hex(data);
+  if (digest !== spec.sha256) {
+    throw new Error(`${spec.name}: sha256 mismatch, the file on the server is not the one its manifest lists (tampered or corrupt)`);
+  }
+  if (cache) {
+    const headers = { [SHA_HEADER]: spec.sha256, "content-type": "application/octet-stream" };
+    await cache.put(spec.url, new Response(data.slice().buffer as ArrayBuffer, { headers })).catch(() => undefined);
+  }
+  return data;
+}
+
+/** Small JSON documents (manifest, index_info): always from the network when it answers. */
+export async function fetchJson(url: string, name: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`${name}: cannot load (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!res.ok) throw new Error(`${name}: cannot load (HTTP ${res.status})`);
+  try {
+    return await res.json();
+  } catch {
+    throw new Error(`${name}: not valid JSON (truncated or damaged?)`);
+  }
+}

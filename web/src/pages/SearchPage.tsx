@@ -1,0 +1,339 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import type { SiteData } from "../App";
+import { BASE } from "../App";
+import { decodeUpload } from "../lib/upload";
+import { Cancelled, type SearchClient, type SearchResult } from "../lib/searchClient";
+import type { Filters, ReadyInfo } from "../worker/messages";
+
+const PAGE = 10;
+const SCORE_HELP =
+  "Cosine similarity between the query and the image embedding (from -1 to 1). It ranks images; it is not a probability and not a diagnosis.";
+const PATH_TEXT: Record<SearchResult["path"], string> = {
+  exact: "precomputed result (exact match)",
+  fuzzy: "precomputed result (close match)",
+  live: "live inference on this device",
+  image: "image search on this device",
+  row: "similar to a collection image",
+};
+
+interface Props {
+  client: SearchClient;
+  site: SiteData;
+  ready: ReadyInfo | null;
+  params: URLSearchParams;
+  navigate: (p: URLSearchParams) => void;
+}
+
+type LabelMode = "any" | "include" | "exclude";
+
+function filtersFrom(params: URLSearchParams): Filters {
+  const list = (k: string) => (params.get(k) ?? "").split("|").filter(Boolean);
+  const min = Number(params.get("min") ?? "");
+  return { include: list("inc"), exclude: list("exc"), minScore: Number.isFinite(min) && params.has("min") ? min : -1 };
+}
+
+export function SearchPage({ client, site, ready, params, navigate }: Props) {
+  const q = params.get("q") ?? "";
+  const similar = params.get("similar");
+  const like = params.get("like");
+  const pages = Math.max(1, Number(params.get("pages") ?? "1") || 1);
+  const filters = filtersFrom(params);
+  const [text, setText] = useState(q);
+  const [result, setResult] = useState<SearchResult | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [upload, setUpload] = useState<{ url: string; name: string } | null>(null);
+  const [neighbors, setNeighbors] = useState<{ ids: number[][]; scores: number[][] } | null>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const labels = [...new Set(site.metadata.flatMap((m) => m.labels))].sort();
+  const filterKey = params.toString();
+
+  useEffect(() => setText(q), [q]);
+
+  const run = useCallback(
+    async (job: () => Promise<SearchResult>) => {
+      setBusy(true);
+      setError(null);
+      try {
+        setResult(await job());
+      } catch (e) {
+        if (!(e instanceof Cancelled)) setError(e instanceof Error ? e.message : String(e));
+      } finally {
+        setBusy(false);
+      }
+    },
+    [],
+  );
+
+  // URL state drives the search, so every result page can be shared or bookmarked
+  useEffect(() => {
+    const k = pages * PAGE;
+    if (similar !== null) {
+      const row = Number(similar);
+      void run(async () => {
+        const nn = neighbors ?? (await loadNeighbors());
+        setNeighbors(nn);
+        const ids = nn.ids[row];
+        if (!ids) throw new Error(`no image with id ${similar}`);
+        return { id: 0, path: "row", hits: ids.map((id, i) => ({ id, score: nn.scores[row]![i]! })), timing: { rankMs: 0, totalMs: 0 } };
+      });
+    } else if (like !== null) {
+      void run(() => client.searchVector(Number(like), k, filters));
+    } else if (q.trim()) {
+      void run(() => client.search(q, k, filters));
+    } else {
+      setResult(null);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [filterKey]);
+
+  async function loadNeighbors() {
+    const { bundleFile } = await import("../lib/bundle");
+    const { fetchVerified } = await import("../lib/cache");
+    const raw = await fetchVerified(bundleFile(BASE, site.info, "nearest_neighbors.json"));
+    return JSON.parse(new TextDecoder().decode(raw)) as { ids: number[][]; scores: number[][] };
+  }
+
+  function go(update: (p: URLSearchParams) => void) {
+    const p = new URLSearchParams(params);
+    update(p);
+    navigate(p);
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    go((p) => {
+      p.delete("similar");
+      p.delete("like");
+      p.delete("pages");
+      if (text.trim()) p.set("q", text.trim());
+      else p.delete("q");
+    });
+  }
+
+  async function searchFile(file: File) {
+    setError(null);
+    try {
+      const img = await decodeUpload(file);
+      if (upload) URL.revokeObjectURL(upload.url);
+      setUpload({ url: URL.createObjectURL(file), name: file.name });
+      await run(() => client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters));
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  useEffect(() => {
+    const onPaste = (ev: ClipboardEvent) => {
+      const f = [...(ev.clipboardData?.files ?? [])].find((x) => x.type.startsWith("image/"));
+      if (f) void searchFile(f);
+    };
+    window.addEventListener("paste", onPaste);
+    return () => window.removeEventListener("paste", onPaste);
+  });
+
+  const setLabel = (label: string, mode: LabelMode) =>
+    go((p) => {
+      const f = filtersFrom(p);
+      const inc = f.include.filter((l) => l !== label);
+      const exc = f.exclude.filter((l) => l !== label);
+      if (mode === "include") inc.push(label);
+      if (mode === "exclude") exc.push(label);
+      if (inc.length) p.set("inc", inc.join("|"));
+      else p.delete("inc");
+      if (exc.length) p.set("exc", exc.join("|"));
+      else p.delete("exc");
+      p.delete("pages");
+    });
+
+  const hits = result?.hits ?? [];
+  const activeFilters = filters.include.length + filters.exclude.length > 0 || filters.minScore > -1;
+
+  return (
+    <div
+      onDragOver={(e) => e.preventDefault()}
+      onDrop={(e) => {
+        e.preventDefault();
+        const f = e.dataTransfer.files[0];
+        if (f) void searchFile(f);
+      }}
+    >
+      <form onSubmit={submit} role="search" className="flex flex-wrap gap-2">
+        <label htmlFor="query" className="sr-only">
+          Describe the findings to search for
+        </label>
+        <input
+          id="query"
+          name="q"
+          list="suggestions"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          placeholder="e.g. bilateral pleural effusion with cardiomegaly"
+          className="min-w-72 flex-1 rounded border border-slate-300 px-3 py-2"
+          autoComplete="off"
+        />
+        <datalist id="suggestions">
+          {(ready?.fallbackQueries ?? []).map((s) => (
+            <option key={s} value={s} />
+          ))}
+        </datalist>
+        <button type="submit" className="rounded bg-sky-700 px-4 py-2 text-white hover:bg-sky-800 focus:outline-2">
+          Search
+        </button>
+        <button
+          type="button"
+          onClick={() => fileInput.current?.click()}
+          className="rounded border border-slate-300 bg-white px-4 py-2 hover:bg-slate-100"
+        >
+          Search with an image…
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          accept="image/*"
+          aria-label="Upload an image to search with"
+          data-testid="upload"
+          className="sr-only"
+          onChange={(e) => {
+            const f = e.target.files?.[0];
+            if (f) void searchFile(f);
+            e.target.value = "";
+          }}
+        />
+      </form>
+      <p className="mt-1 text-xs text-slate-600">
+        Or drop / paste an image anywhere on this page. Images are processed in this browser and never uploaded.
+      </p>
+
+      <details className="mt-3 rounded border border-slate-200 bg-white p-3 text-sm" open={activeFilters}>
+        <summary className="cursor-pointer font-medium">Filters{activeFilters ? " (active)" : ""}</summary>
+        <div className="mt-2 grid grid-cols-2 gap-2 sm:grid-cols-3 lg:grid-cols-5">
+          {labels.map((l) => {
+            const mode: LabelMode = filters.include.includes(l) ? "include" : filters.exclude.includes(l) ? "exclude" : "any";
+            return (
+              <label key={l} className="flex flex-col text-xs">
+                <span>{l}</span>
+                <select value={mode} onChange={(e) => setLabel(l, e.target.value as LabelMode)} className="rounded border border-slate-300 p-1">
+                  <option value="any">any</option>
+                  <option value="include">must have</option>
+                  <option value="exclude">must not have</option>
+                </select>
+              </label>
+            );
+          })}
+        </div>
+        <label className="mt-3 flex items-center gap-2 text-xs">
+          Minimum similarity
+          <input
+            type="number"
+            step="0.01"
+            min="-1"
+            max="1"
+            value={filters.minScore > -1 ? filters.minScore : ""}
+            placeholder="none"
+            onChange={(e) =>
+              go((p) => {
+                if (e.target.value === "") p.delete("min");
+                else p.set("min", e.target.value);
+                p.delete("pages");
+              })
+            }
+            className="w-24 rounded border border-slate-300 p-1"
+          />
+        </label>
+      </details>
+
+      {upload && (
+        <figure className="mt-4 flex items-center gap-3 text-sm">
+          <img src={upload.url} alt={`your image ${upload.name}`} className="h-20 w-20 rounded object-cover" />
+          <figcaption>
+            Searching with your image <span className="font-mono">{upload.name}</span> (stays on this device)
+          </figcaption>
+        </figure>
+      )}
+
+      {!ready && (q || upload) && <p className="mt-4 text-sm text-slate-600">The model is loading; your search runs as soon as it is ready.</p>}
+      {busy && <p className="mt-4 text-sm text-slate-600" role="status">Searching…</p>}
+      {error && (
+        <p role="alert" data-testid="search-error" className="mt-4 rounded border border-red-300 bg-red-50 p-2 text-sm text-red-900">
+          {error}
+        </p>
+      )}
+
+      {result && (
+        <section aria-label="Results" className="mt-4">
+          <p className="mb-2 text-sm text-slate-700" data-testid="result-path" data-path={result.path}>
+            {PATH_TEXT[result.path]}
+            {result.matched ? ` for “${result.matched}”` : ""} · {result.timing.totalMs.toFixed(1)} ms
+            {result.timing.embedMs !== undefined ? ` (embedding ${result.timing.embedMs.toFixed(1)} ms, ranking ${result.timing.rankMs.toFixed(1)} ms)` : ""}
+            {result.tokens ? ` · ${result.tokens} tokens` : ""}
+          </p>
+          {result.query && <output hidden data-testid="query-embedding" data-values={JSON.stringify(result.query)} />}
+          {hits.length === 0 ? (
+            <p data-testid="no-match" className="rounded border border-amber-300 bg-amber-50 p-3 text-sm">
+              No confident match: no image passes the filters and the minimum similarity.
+            </p>
+          ) : (
+            <ol className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-4">
+              {hits.map((h, i) => {
+                const m = site.metadata[h.id];
+                if (!m) return null;
+                return (
+                  <li
+                    key={`${h.id}-${i}`}
+                    data-testid="result"
+                    data-rank={i + 1}
+                    data-filename={m.filename}
+                    data-score={h.score}
+                    className="flex flex-col rounded border border-slate-200 bg-white p-2 shadow-sm"
+                  >
+                    <img
+                      src={new URL(m.thumbnail, new URL("data/", BASE)).href}
+                      alt={`${m.filename}: ${m.labels.join(", ") || "no labels"}`}
+                      loading="lazy"
+                      className="aspect-square w-full rounded bg-slate-900 object-contain"
+                    />
+                    <div className="mt-2 flex items-baseline justify-between text-sm">
+                      <span className="font-semibold">#{i + 1}</span>
+                      <span title={SCORE_HELP} className="cursor-help font-mono text-slate-700">
+                        similarity {h.score.toFixed(3)}
+                      </span>
+                    </div>
+                    <p className="truncate font-mono text-xs text-slate-600" title={m.filename}>
+                      {m.filename}
+                    </p>
+                    <ul className="mt-1 flex flex-wrap gap-1" aria-label="labels">
+                      {m.labels.map((l) => (
+                        <li key={l} className="rounded bg-sky-50 px-1.5 py-0.5 text-xs text-sky-900">
+                          {l}
+                        </li>
+                      ))}
+                    </ul>
+                    <p className="mt-1 text-xs text-slate-700">{m.report}</p>
+                    <div className="mt-2 flex gap-2 text-xs">
+                      <a className="text-sky-800 underline" href={`#/?similar=${h.id}`}>
+                        Find similar
+                      </a>
+                      <a className="text-sky-800 underline" href={`#/?like=${h.id}`}>
+                        Search with this image
+                      </a>
+                    </div>
+                  </li>
+                );
+              })}
+            </ol>
+          )}
+          {hits.length >= pages * PAGE && similar === null && (
+            <button
+              type="button"
+              className="mt-4 rounded border border-slate-300 bg-white px-4 py-2 text-sm hover:bg-slate-100"
+              onClick={() => go((p) => p.set("pages", String(pages + 1)))}
+            >
+              Show {PAGE} more
+            </button>
+          )}
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,38 @@
+// onnxruntime-web sessions for the pack's INT8 towers (WASM backend, self-hosted files, threads when isolated).
+import * as ort from "onnxruntime-web/wasm";
+
+let configured = false;
+
+export function configureOrt(base: string): number {
+  if (!configured) {
+    ort.env.wasm.wasmPaths = new URL("ort/", base).href;
+    const isolated = typeof crossOriginIsolated !== "undefined" && crossOriginIsolated;
+    ort.env.wasm.numThreads = isolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+    ort.env.wasm.proxy = false;
+    ort.env.logLevel = "error";
+    configured = true;
+  }
+  return ort.env.wasm.numThreads ?? 1;
+}
+
+export async function createSession(model: Uint8Array, name: string): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  } catch (e) {
+    throw new Error(`${name}: onnxruntime-web cannot load it (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/** One row per run: INT8 dynamic quantization scales over the batch (see docs/FORMAT.md). */
+export async function embedText(session: ort.InferenceSession, ids: number[]): Promise<Float32Array> {
+  const input = new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]);
+  const out = await session.run({ [session.inputNames[0]!]: input });
+  const t = out[session.outputNames[0]!]!;
+  return new Float32Array(t.data as Float32Array);
+}
+
+export async function embedPixels(session: ort.InferenceSession, pixels: Float32Array, size: number): Promise<Float32Array> {
+  const input = new ort.Tensor("float32", pixels, [1, 3, size, size]);
+  const out = await session.run({ [session.inputNames[0]!]: input });
+  return new Float32Array(out[session.outputNames[0]!]!.data as Float32Array);
+}

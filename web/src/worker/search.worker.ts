@@ -1,0 +1,235 @@
+// The search worker: owns the tokenizer, the ONNX sessions and the embeddings; the page only renders.
+import type * as ortTypes from "onnxruntime-web/wasm";
+import { bundleFile, loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
+import { fetchVerified } from "../lib/cache";
+import { configureOrt, createSession, embedPixels, embedText } from "./encoder";
+import type { BenchStat, Filters, HitOut, Reply, Request, SearchPath, Timing } from "./messages";
+import { centerCrop, preprocess, resizeBicubic, rgbaToRgb, shorterSideSize } from "./preprocess";
+import { matchFallback, type FallbackEntry } from "./queryMatch";
+import { scoreAll, topK } from "./ranking";
+import { parseVocab, WordPieceTokenizer } from "./tokenizer";
+
+interface State {
+  base: string;
+  info: IndexInfo;
+  manifest: Manifest;
+  emb: Float32Array;
+  labels: string[][];
+  fallback: FallbackEntry[];
+  tokenizer: WordPieceTokenizer;
+  text: ortTypes.InferenceSession;
+  scores: Float64Array;
+}
+
+const post = (r: Reply, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(r, transfer);
+let ready: Promise<State> | null = null;
+let vision: Promise<ortTypes.InferenceSession> | null = null;
+let latest = 0;
+
+function progress(file: string) {
+  return (loaded: number, total: number, fromCache: boolean) => post({ type: "progress", info: { file, loaded, total, fromCache } });
+}
+
+async function init(base: string): Promise<State> {
+  const threads = configureOrt(base);
+  const { info, manifest } = await loadContracts(base);
+  const embFile = bundleFile(base, info, "embeddings.bin");
+  const textName = manifest.models.text.int8;
+  // total sizes are known before any byte moves: the page shows them in its progress bar
+  const [embBytes, fallbackBytes, metaBytes, vocabBytes, textBytes] = await Promise.all([
+    fetchVerified(embFile, progress("embeddings.bin")),
+    fetchVerified(bundleFile(base, info, "fallback_results.json"), progress("fallback_results.json")),
+    fetchVerified(bundleFile(base, info, "metadata.json"), progress("metadata.json")),
+    fetchVerified(modelFile(base, manifest, manifest.tokenizer.vocab), progress(manifest.tokenizer.vocab)),
+    fetchVerified(modelFile(base, manifest, textName), progress(textName)),
+  ]);
+  const emb = new Float32Array(embBytes.buffer, embBytes.byteOffset, info.count * info.dim);
+  const fallbackDoc = JSON.parse(new TextDecoder().decode(fallbackBytes)) as { queries: FallbackEntry[] };
+  const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as { images: { labels: string[] }[] };
+  if (meta.images.length !== info.count) {
+    throw new Error(`metadata.json: ${meta.images.length} entries, index_info.json says ${info.count}`);
+  }
+  const tokenizer = new WordPieceTokenizer(parseVocab(new TextDecoder().decode(vocabBytes)), manifest.tokenizer);
+  const text = await createSession(textBytes, textName);
+  const state: State = {
+    base,
+    info,
+    manifest,
+    emb,
+    labels: meta.images.map((m) => m.labels),
+    fallback: fallbackDoc.queries,
+    tokenizer,
+    text,
+    scores: new Float64Array(info.count),
+  };
+  post({
+    type: "ready",
+    info: {
+      count: info.count,
+      dim: info.dim,
+      randomWeights: Boolean(info.random_weights || manifest.model.random_weights),
+      modelTitle: manifest.model.title,
+      threads,
+      fallbackQueries: fallbackDoc.queries.map((q) => q.query),
+    },
+  });
+  return state;
+}
+
+async function visionSession(s: State): Promise<ortTypes.InferenceSession> {
+  if (!vision) {
+    const name = s.manifest.models.vision.int8;
+    vision = fetchVerified(modelFile(s.base, s.manifest, name), progress(name)).then((b) => createSession(b, name));
+    vision.then(() => post({ type: "visionReady" })).catch(() => (vision = null));
+  }
+  return vision;
+}
+
+function acceptor(s: State, f?: Filters): ((row: number) => boolean) | undefined {
+  if (!f || (f.include.length === 0 && f.exclude.length === 0)) return undefined;
+  const inc = new Set(f.include);
+  const exc = new Set(f.exclude);
+  return (row) => {
+    const labels = s.labels[row] ?? [];
+    if (inc.size && !labels.some((l) => inc.has(l))) return false;
+    return !labels.some((l) => exc.has(l));
+  };
+}
+
+function rank(s: State, q: Float32Array, k: number, f?: Filters): HitOut[] {
+  scoreAll(s.emb, s.info.dim, q, s.scores);
+  return topK(s.scores, k, acceptor(s, f), f?.minScore ?? -Infinity);
+}
+
+async function search(id: number, query: string, k: number, f?: Filters): Promise<void> {
+  const s = await ready!;
+  const t0 = performance.now();
+  const plain = !f || (f.include.length === 0 && f.exclude.length === 0 && f.minScore <= -1);
+  const match = plain && k <= 10 ? matchFallback(query, s.fallback) : null;
+  if (match) {
+    const e = match.entry;
+    const hits = e.ids.slice(0, k).map((row, i) => ({ id: row, score: e.scores[i]! }));
+    const totalMs = performance.now() - t0;
+    post({ type: "results", id, path: match.kind, matched: e.query, hits, timing: { rankMs: 0, totalMs } });
+    return;
+  }
+  const ids = s.tokenizer.encode(query);
+  const t1 = performance.now();
+  const q = await embedText(s.text, ids);
+  const t2 = performance.now();
+  if (id !== latest) return post({ type: "cancelled", id });
+  const hits = rank(s, q, k, f);
+  const t3 = performance.now();
+  const timing: Timing = { tokenizeMs: t1 - t0, embedMs: t2 - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
+  post({ type: "results", id, path: "live", hits, timing, tokens: ids.length, query: Array.from(q) });
+}
+
+function pixelsFor(s: State, rgba: ArrayBuffer, width: number, height: number): Float32Array {
+  const size = s.manifest.preprocess.image_size;
+  const rgb = rgbaToRgb(new Uint8Array(rgba), width, height);
+  const [w, h] = shorterSideSize(width, height, size);
+  return preprocess(centerCrop(resizeBicubic(rgb, w, h), size), s.manifest.preprocess);
+}
+
+async function searchImage(id: number, rgba: ArrayBuffer, width: number, height: number, k: number, f?: Filters) {
+  const s = await ready!;
+  const session = await visionSession(s);
+  const t0 = performance.now();
+  const pixels = pixelsFor(s, rgba, width, height);
+  const t1 = performance.now();
+  const q = await embedPixels(session, pixels, s.manifest.preprocess.image_size);
+  const t2 = performance.now();
+  if (id !== latest) return post({ type: "cancelled", id });
+  const hits = rank(s, q, k, f);
+  const t3 = performance.now();
+  const path: SearchPath = "image";
+  const timing = { preprocessMs: t1 - t0, embedMs: t2 - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
+  post({ type: "results", id, path, hits, timing, query: Array.from(q) });
+}
+
+async function searchRow(id: number, row: number, k: number, f?: Filters): Promise<void> {
+  const s = await ready!;
+  if (!Number.isInteger(row) || row < 0 || row >= s.info.count) throw new Error(`no image with id ${row}`);
+  const t0 = performance.now();
+  const q = s.emb.slice(row * s.info.dim, (row + 1) * s.info.dim);
+  const hits = rank(s, q, k, f);
+  post({ type: "results", id, path: "row", hits, timing: { rankMs: performance.now() - t0, totalMs: performance.now() - t0 } });
+}
+
+function stat(name: string, samples: number[]): BenchStat {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0;
+  return { name, runs: samples.length, medianMs: at(0.5), p95Ms: at(0.95), samplesMs: samples };
+}
+
+async function bench(id: number, runs: number, query: string): Promise<void> {
+  const s = await ready!;
+  const tok: number[] = [];
+  const emb: number[] = [];
+  const rk: number[] = [];
+  const img: number[] = [];
+  const session = await visionSession(s);
+  const size = s.manifest.preprocess.image_size;
+  const synthetic = new Uint8Array(1024 * 1024 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 2654435761) >>> 24));
+  for (let r = 0; r < runs; r++) {
+    let t = performance.now();
+    const ids = s.tokenizer.encode(query);
+    tok.push(performance.now() - t);
+    t = performance.now();
+    const q = await embedText(s.text, ids);
+    emb.push(performance.now() - t);
+    t = performance.now();
+    rank(s, q, 10);
+    rk.push(performance.now() - t);
+    t = performance.now();
+    await embedPixels(session, pixelsFor(s, synthetic.buffer, 1024, 1024), size);
+    img.push(performance.now() - t);
+  }
+  post({
+    type: "bench",
+    id,
+    result: {
+      threads: configureOrt(s.base),
+      crossOriginIsolated: typeof crossOriginIsolated !== "undefined" && crossOriginIsolated,
+      userAgent: navigator.userAgent,
+      count: s.info.count,
+      query,
+      stats: [
+        stat("tokenize", tok),
+        stat("text embedding (INT8)", emb),
+        stat(`ranking (${s.info.count} x ${s.info.dim}, top 10)`, rk),
+        stat("image preprocess + embedding (INT8, 1024 x 1024)", img),
+      ],
+    },
+  });
+}
+
+function fail(e: unknown, id?: number): void {
+  post({ type: "error", id, message: e instanceof Error ? e.message : String(e) });
+}
+
+// onnxruntime-web's own pthread workers load this same script under the name "em-pthread*": they must not take
+// over onmessage, or threaded startup hangs.
+if (!(self.name ?? "").startsWith("em-pthread")) {
+  self.onmessage = (ev: MessageEvent<Request>) => {
+    const m = ev.data;
+    if (m.type === "init") {
+      ready ??= init(m.base);
+      ready.catch((e: unknown) => fail(e));
+      return;
+    }
+    if (!ready) return fail(new Error("the worker was not initialised"), "id" in m ? m.id : undefined);
+    if (m.type === "search") {
+      latest = m.id;
+      search(m.id, m.query, m.k, m.filters).catch((e: unknown) => fail(e, m.id));
+    } else if (m.type === "searchImage") {
+      latest = m.id;
+      searchImage(m.id, m.rgba, m.width, m.height, m.k, m.filters).catch((e: unknown) => fail(e, m.id));
+    } else if (m.type === "searchRow") {
+      latest = m.id;
+      searchRow(m.id, m.row, m.k, m.filters).catch((e: unknown) => fail(e, m.id));
+    } else if (m.type === "bench") {
+      bench(m.id, m.runs, m.query).catch((e: unknown) => fail(e, m.id));
+    }
+  };
+}
