@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.medmir-installed
 CHROMIUM := /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: install lint test demo web chromium fidelity export-bench index-bench golden screenshots clean
+.PHONY: install lint test demo web chromium bench bench-quick fidelity export-bench index-bench golden screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,18 @@ lint: install
 test: lint web chromium
 	cd web && npx vitest run
 	$(BIN)/pytest
+	$(MAKE) bench-quick
+
+# The benchmark harness (benchmarks/run.py): full run -> benchmarks/results/<date>-<machine>.json + docs tables;
+# the quick run only keeps the harness working (tiny model, few repeats, no timing asserted).
+bench: install web chromium
+	mkdir -p build
+	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/performance_doc.py
+
+bench-quick: install web chromium
+	mkdir -p build
+	$(BIN)/python benchmarks/run.py --quick
 
 # The main job: NIH images + labels + a model pack -> bundle + site in build/demo, served on 127.0.0.1:$(PORT).
 # MEDMIR_DATA: a folder with NIH images and the label CSV (default: the shared 400-image sample, when present).

@@ -32,12 +32,16 @@ _SPAWN = multiprocessing.get_context("spawn")
 
 
 class EmbeddingCache:
-    """sha256 of image bytes -> float32 vector, one SQLite file per (pack, precision)."""
+    """sha256 of image bytes -> float32 vector, one SQLite file per (pack, precision).
 
-    def __init__(self, folder: Path, pack: ModelPack, precision: Precision):
+    `key_suffix` replaces the precision in the file name, for other backends whose vectors differ slightly
+    (e.g. "torch-bf16-exact"), so they never share rows with the onnxruntime cache.
+    """
+
+    def __init__(self, folder: Path, pack: ModelPack, precision: Precision, key_suffix: str | None = None):
         folder.mkdir(parents=True, exist_ok=True)
         key = sha256_file(pack.dir / MANIFEST_FILE)[:16]
-        self.path = folder / f"{key}-{precision}.sqlite"
+        self.path = folder / f"{key}-{key_suffix or precision}.sqlite"
         self.dim = pack.embed_dim
         self.db = sqlite3.connect(self.path)
         self.db.execute("CREATE TABLE IF NOT EXISTS emb (sha TEXT PRIMARY KEY, vec BLOB NOT NULL)")

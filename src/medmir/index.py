@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -35,13 +36,16 @@ from medmir.bundle.neighbors import nearest_neighbors, top_k
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
 from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
-from medmir.embed import EmbeddingCache, embed_images
+from medmir.embed import Embedded, EmbeddingCache, embed_images
 from medmir.errors import MedmirError
 from medmir.fsutil import atomic_write_bytes, atomic_write_json, sha256_file, staging_dir
 from medmir.model.manifest import MANIFEST_FILE
 from medmir.model.pack import ModelPack, Precision
 
 RANDOM_WARNING = "random weights: results are meaningless"
+Backend = Literal["auto", "onnxruntime", "torch"]
+_ONNX_DTYPES = {"fp32": "float32", "int8": "int8 (dynamic quantization)"}
+_TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 @dataclass
@@ -125,13 +129,23 @@ def build_index(
     precision: Precision = "fp32",
     thumbnails: Path | None = None,
     cache_dir: Path | None = None,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     workers: int | None = None,
     strict: bool = False,
     progress: bool = True,
+    device: str = "cpu",
+    torch_dtype: str = "bf16",
+    preprocess_mode: str = "exact",
+    checkpoint: Path | None = None,
+    backend: Backend = "auto",
 ) -> IndexReport:
+    """`device="cpu"` (default): the pack's ONNX vision model with onnxruntime. `device="cuda[:N]"`: the checkpoint
+    the pack was exported from, in PyTorch (`medmir.embed_torch`); `backend="torch"` runs that on the CPU too.
+    `batch_size=None`: 16 for onnxruntime, 256 for torch.
+    """
     t0 = time.perf_counter()
     report = IndexReport()
+    use_torch = _use_torch(backend, device, precision, torch_dtype, preprocess_mode, checkpoint)
     pack = ModelPack.open(pack_dir)
     records = read_labels(labels, report.skipped)
     on_disk = index_images(images, IMAGE_SUFFIXES)
@@ -152,7 +166,54 @@ def build_index(
         what, why = report.skipped.items[0]
         raise MedmirError(f"{what}: {why}")
 
-    cache = EmbeddingCache(cache_dir, pack, precision) if cache_dir else None
+    paths = [on_disk[r.filename] for r in present]
+    if use_torch:
+        from medmir.embed_torch import DEFAULT_BATCH, TorchEncoder, check_dtype, check_preprocess, embed_images_torch
+
+        mode = check_preprocess(preprocess_mode)
+        encoder = TorchEncoder.from_pack(pack, checkpoint=checkpoint, device=device, dtype=check_dtype(torch_dtype))
+        cache = EmbeddingCache(cache_dir, pack, precision, key_suffix=f"{encoder.label}-{mode}") if cache_dir else None
+        embeddings_info = {
+            "precision": encoder.dtype,
+            "backend": "torch",
+            "device": str(encoder.device),
+            "dtype": _TORCH_DTYPES[encoder.dtype],
+            "preprocess": mode,
+        }
+
+        def embed(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
+            return embed_images_torch(
+                paths,
+                encoder,
+                cache=cache,
+                thumbnails=thumbnails is None,
+                batch_size=batch_size or DEFAULT_BATCH,
+                workers=workers,
+                preprocess=mode,
+                on_progress=on_progress,
+            )
+    else:
+        cache = EmbeddingCache(cache_dir, pack, precision) if cache_dir else None
+        embeddings_info = {
+            "precision": precision,
+            "backend": "onnxruntime",
+            "device": "cpu",
+            "dtype": _ONNX_DTYPES.get(precision, precision),
+            "preprocess": "exact",
+        }
+
+        def embed(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
+            return embed_images(
+                paths,
+                pack,
+                precision=precision,
+                cache=cache,
+                thumbnails=thumbnails is None,
+                batch_size=batch_size or 16,
+                workers=workers,
+                on_progress=on_progress,
+            )
+
     dim = pack.embed_dim
     kept: list[Record] = []
     with staging_dir(out) as tmp, _progress(progress) as bar:
@@ -160,16 +221,7 @@ def build_index(
         task = bar.add_task("embedding images", total=len(present))
         t_embed = time.perf_counter()
         with (tmp / EMBEDDINGS).open("wb") as emb_file:
-            for item in embed_images(
-                [on_disk[r.filename] for r in present],
-                pack,
-                precision=precision,
-                cache=cache,
-                thumbnails=thumbnails is None,
-                batch_size=batch_size,
-                workers=workers,
-                on_progress=lambda n: bar.advance(task, n),
-            ):
+            for item in embed(lambda n: bar.advance(task, n)):
                 r = present[item.index]
                 if item.error is not None or item.vector is None:
                     if strict:
@@ -235,7 +287,7 @@ def build_index(
             "random_weights": pack.random_weights,
             "warning": RANDOM_WARNING if pack.random_weights else None,
             "image_embeddings": {
-                "precision": precision,
+                **embeddings_info,
                 "source": "original images (the --images folder), not the thumbnails",
             },
             "preprocess": pack.manifest["preprocess"],
@@ -256,3 +308,29 @@ def build_index(
     report.count = n
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _use_torch(
+    backend: str, device: str, precision: str, torch_dtype: str, preprocess_mode: str, checkpoint: Path | None
+) -> bool:
+    """Which backend embeds the images; options that only one backend honours are refused for the other."""
+    if backend not in ("auto", "onnxruntime", "torch"):
+        raise MedmirError(f"backend {backend!r}: use auto, onnxruntime or torch")
+    on_cpu = device.partition(":")[0] == "cpu"
+    if backend == "onnxruntime" and not on_cpu:
+        raise MedmirError(f"--device {device}: the onnxruntime backend runs on the CPU only")
+    use_torch = backend == "torch" or (backend == "auto" and not on_cpu)
+    if use_torch:
+        if precision != "fp32":
+            raise MedmirError(f"--precision {precision} selects an ONNX model; with --device {device} use --dtype")
+        from medmir.embed_torch import check_dtype, check_preprocess, resolve_device
+
+        resolve_device(device)  # before any work: a missing GPU is reported at once
+        check_dtype(torch_dtype)
+        check_preprocess(preprocess_mode)
+        return True
+    if preprocess_mode != "exact":
+        raise MedmirError(f"--preprocess {preprocess_mode} needs --device cuda (the torch backend)")
+    if checkpoint is not None:
+        raise MedmirError("--checkpoint is only used with --device cuda (the torch backend)")
+    return False

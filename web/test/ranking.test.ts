@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { scoreAll, topK } from "../src/worker/ranking";
+import { createScorer, scoreAll, topK } from "../src/worker/ranking";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -53,5 +53,22 @@ describe("scoreAll", () => {
       for (let j = 0; j < dim; j++) s += emb[i * dim + j]! * q[j]!;
       expect(got[i]).toBeCloseTo(s, 12);
     }
+  });
+});
+
+describe("createScorer", () => {
+  it("the WebAssembly SIMD kernel agrees with the JavaScript loop", () => {
+    const r = rng(11);
+    const dim = 512;
+    const n = 3001;
+    const emb = Float32Array.from({ length: n * dim }, () => r() - 0.5);
+    const q = Float32Array.from({ length: dim }, () => r() - 0.5);
+    const scorer = createScorer(emb, dim);
+    expect(scorer.kind).toBe("wasm-simd"); // Node 20 has SIMD: the fast path must really be taken
+    const got = scorer.score(q);
+    const ref = scoreAll(emb, dim, q);
+    for (let i = 0; i < n; i++) expect(Math.abs(got[i]! - ref[i]!)).toBeLessThan(1e-4);
+    expect(topK(got, 10).map((h) => h.id)).toEqual(topK(ref, 10).map((h) => h.id));
+    expect(Array.from(scorer.rows.subarray(0, 5))).toEqual(Array.from(emb.subarray(0, 5)));
   });
 });

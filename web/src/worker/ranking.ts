@@ -1,6 +1,8 @@
 // Ranking over the bundle's embeddings: dot products, then a partial top-K (no full sort, no per-row copies).
 // Order: higher score first, equal scores by lower row -- the bundle contract, shared with `medmir search`.
 
+import { createSimdScorer } from "./simd";
+
 export interface Hit {
   id: number;
   score: number;
@@ -95,4 +97,18 @@ export function topK(
   for (let j = 0; j < size; j++) out.push({ id: hi[j]!, score: hs[j]! });
   out.sort((a, b) => (before(a.score, a.id, b.score, b.id) ? -1 : before(b.score, b.id, a.score, a.id) ? 1 : 0));
   return out;
+}
+
+export interface Scorer {
+  kind: "wasm-simd" | "js";
+  score: (q: Float32Array) => ArrayLike<number>;
+  rows: Float32Array;
+}
+
+/** The fastest scorer this runtime offers: WebAssembly SIMD (float32 lanes), else the JavaScript loop above. */
+export function createScorer(emb: Float32Array, dim: number): Scorer {
+  const simd = createSimdScorer(emb, dim);
+  if (simd) return { kind: "wasm-simd", score: simd.score, rows: simd.rows };
+  const out = new Float64Array(Math.floor(emb.length / dim));
+  return { kind: "js", score: (q) => scoreAll(emb, dim, q, out), rows: emb };
 }

@@ -6,7 +6,7 @@ import { configureOrt, createSession, embedPixels, embedText } from "./encoder";
 import type { BenchStat, Filters, HitOut, Reply, Request, SearchPath, Timing } from "./messages";
 import { centerCrop, preprocess, resizeBicubic, rgbaToRgb, shorterSideSize } from "./preprocess";
 import { matchFallback, type FallbackEntry } from "./queryMatch";
-import { scoreAll, topK } from "./ranking";
+import { createScorer, topK, type Scorer } from "./ranking";
 import { parseVocab, WordPieceTokenizer } from "./tokenizer";
 
 interface State {
@@ -18,7 +18,7 @@ interface State {
   fallback: FallbackEntry[];
   tokenizer: WordPieceTokenizer;
   text: ortTypes.InferenceSession;
-  scores: Float64Array;
+  scorer: Scorer;
 }
 
 const post = (r: Reply, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(r, transfer);
@@ -43,7 +43,8 @@ async function init(base: string): Promise<State> {
     fetchVerified(modelFile(base, manifest, manifest.tokenizer.vocab), progress(manifest.tokenizer.vocab)),
     fetchVerified(modelFile(base, manifest, textName), progress(textName)),
   ]);
-  const emb = new Float32Array(embBytes.buffer, embBytes.byteOffset, info.count * info.dim);
+  const scorer = createScorer(new Float32Array(embBytes.buffer, embBytes.byteOffset, info.count * info.dim), info.dim);
+  const emb = scorer.rows; // with SIMD, the copy in WebAssembly memory; the downloaded one can be collected
   const fallbackDoc = JSON.parse(new TextDecoder().decode(fallbackBytes)) as { queries: FallbackEntry[] };
   const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as { images: { labels: string[] }[] };
   if (meta.images.length !== info.count) {
@@ -60,7 +61,7 @@ async function init(base: string): Promise<State> {
     fallback: fallbackDoc.queries,
     tokenizer,
     text,
-    scores: new Float64Array(info.count),
+    scorer,
   };
   post({
     type: "ready",
@@ -97,8 +98,7 @@ function acceptor(s: State, f?: Filters): ((row: number) => boolean) | undefined
 }
 
 function rank(s: State, q: Float32Array, k: number, f?: Filters): HitOut[] {
-  scoreAll(s.emb, s.info.dim, q, s.scores);
-  return topK(s.scores, k, acceptor(s, f), f?.minScore ?? -Infinity);
+  return topK(s.scorer.score(q), k, acceptor(s, f), f?.minScore ?? -Infinity);
 }
 
 async function search(id: number, query: string, k: number, f?: Filters): Promise<void> {
