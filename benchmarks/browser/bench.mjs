@@ -14,12 +14,12 @@ function stats(samples) {
   return { runs: s.length, median_ms: at(0.5), p95_ms: at(0.95), samples_ms: samples };
 }
 
-async function loadModel(url) {
+async function loadModel(url, level = "basic") {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
   const t = performance.now();
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: level });
   return { session, createMs: performance.now() - t };
 }
 

@@ -37,7 +37,7 @@ async function micro() {
     out.cross_origin_isolated = await page.evaluate(() => window.medmirBench.crossOriginIsolated());
     for (const m of cfg.models) {
       const r = await page.evaluate(async ({ m, runs, warmup }) => {
-        const { session, createMs } = await window.medmirBench.loadModel(m.url);
+        const { session, createMs } = await window.medmirBench.loadModel(m.url, m.level ?? "basic");
         const rows = [];
         for (const c of m.cases) rows.push({ ...c, ...(await window.medmirBench.textLatency(session, c.tokens, c.pad_to, runs, warmup)) });
         await session.release();

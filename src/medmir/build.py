@@ -134,7 +134,7 @@ def build(
 
         rep_site = build_site(out / "bundle", pack_dir, out / "site", app=app)
         site = rep_site.out
-        log(f"site: {site} (first visit {rep_site.first_visit_bytes / 1e6:.1f} MB)")
+        log(f"site: {site} ({rep_site.total_bytes / 1e6:.1f} MB in all; a visit downloads only what it needs)")
     if pack.random_weights:
         log(f"WARNING: {RANDOM_WARNING}")
     return BuildResult(out / "bundle", pack_dir, pack.random_weights, site)

@@ -198,7 +198,7 @@ def _site(a: argparse.Namespace) -> int:
     from medmir.site import build_site
 
     rep = build_site(a.bundle, a.model, a.out, app=a.app)
-    err.print(f"site: {escape(str(rep.out))} ({rep.files} files, first visit {rep.first_visit_bytes / 1e6:.1f} MB)")
+    err.print(f"site: {escape(str(rep.out))} ({rep.files} files, {rep.total_bytes / 1e6:.1f} MB in all)")
     return 0
 
 

@@ -46,7 +46,7 @@ DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16,
 PREPROCESS_MODES = ("exact", "fast")
 DEFAULT_BATCH = 256
 # Images per DataLoader item: small, so the first batch comes quickly and in-flight shared memory stays bounded
-# (workers x prefetch x chunk images: ~0.5 GB at 15 workers with 1 MB grayscale images).
+# in /dev/shm (workers x prefetch 2 x chunk images: ~0.5 GB at 15 workers with 1 MB grayscale images).
 DECODE_CHUNK = 16
 
 
@@ -241,7 +241,7 @@ def _load_clip_quietly(source: Source) -> tuple[torch.nn.Module, ClipConfig]:
 
 
 @dataclass
-class _Meta:
+class ImageMeta:
     """One image as the workers saw it; `slot` locates its model input in the chunk (None: cached or error)."""
 
     index: int
@@ -255,7 +255,7 @@ class _Meta:
 class Chunk:
     """A few consecutive images: metadata in input order, exact inputs stacked, grayscale images stacked by size."""
 
-    items: list[_Meta]
+    items: list[ImageMeta]
     exact: torch.Tensor | None  # float32 [k, 3, S, S]
     gray: list[torch.Tensor]  # uint8 [k, H, W], one tensor per image size
 
@@ -293,7 +293,7 @@ def _decode_gray(data: bytes) -> Image.Image | None:
     return img if img.mode == "L" else None
 
 
-class ImageFiles(Dataset[_Meta | tuple[_Meta, np.ndarray, str]]):
+class ImageFiles(Dataset[ImageMeta | tuple[ImageMeta, np.ndarray, str]]):
     """Item i: read + sha256 + decode + (preprocess | grayscale array) + thumbnail of paths[i]."""
 
     def __init__(
@@ -314,15 +314,15 @@ class ImageFiles(Dataset[_Meta | tuple[_Meta, np.ndarray, str]]):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> _Meta | tuple[_Meta, np.ndarray, str]:
+    def __getitem__(self, i: int) -> ImageMeta | tuple[ImageMeta, np.ndarray, str]:
         from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail, preprocess_for_model
 
         path = Path(self.paths[i])
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return _Meta(i, error=f"cannot read ({exc.strerror})")
-        meta = _Meta(i, sha=hashlib.sha256(data).hexdigest())
+            return ImageMeta(i, error=f"cannot read ({exc.strerror})")
+        meta = ImageMeta(i, sha=hashlib.sha256(data).hexdigest())
         cached = i in self.known
         if cached and not self.thumbnails:
             return meta
@@ -342,13 +342,13 @@ class ImageFiles(Dataset[_Meta | tuple[_Meta, np.ndarray, str]]):
         return meta, preprocess_for_model(img, self.spec), "exact"
 
 
-def collate(items: list[_Meta | tuple[_Meta, np.ndarray, str]]) -> Chunk:
+def collate(items: list[ImageMeta | tuple[ImageMeta, np.ndarray, str]]) -> Chunk:
     """Runs in the worker: stack model inputs (exact ones together, grayscale ones by size), keep order in `items`."""
-    metas: list[_Meta] = []
+    metas: list[ImageMeta] = []
     exact: list[np.ndarray] = []
     groups: dict[tuple[int, ...], list[np.ndarray]] = {}
     for it in items:
-        if isinstance(it, _Meta):
+        if isinstance(it, ImageMeta):
             metas.append(it)
             continue
         meta, arr, kind = it
@@ -389,7 +389,7 @@ def decode_loader(
         methods = multiprocessing.get_all_start_methods()
         extra = {
             "multiprocessing_context": "fork" if "fork" in methods else "spawn",
-            "prefetch_factor": 4,
+            "prefetch_factor": 2,
             "persistent_workers": False,
         }
     return DataLoader(
@@ -433,7 +433,7 @@ def embed_images_torch(
         workers=workers,
         pin_memory=encoder.device.type == "cuda",
     )
-    ready: list[tuple[_Meta, int | None]] = []  # (meta, row in `inputs`)
+    ready: list[tuple[ImageMeta, int | None]] = []  # (meta, row in `inputs`)
     inputs: list[torch.Tensor] = []
     rows = 0
 

@@ -36,7 +36,7 @@ NOT_PRECACHED = (".onnx", "embeddings.bin")
 @dataclass(frozen=True)
 class SiteReport:
     out: Path
-    first_visit_bytes: int
+    total_bytes: int
     files: int
 
 
@@ -69,10 +69,8 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST)
         shell = [r for r in rels if not r.startswith("data/images/") and not r.endswith(NOT_PRECACHED)]
         (tmp / "precache.json").write_text(json.dumps({"files": ["./", *shell]}, indent=1) + "\n", encoding="utf-8")
         files = [p for p in tmp.rglob("*") if p.is_file()]
-        first_visit = sum(
-            p.stat().st_size for p in files if not p.relative_to(tmp).as_posix().startswith("data/images/")
-        )
-    return SiteReport(out=out, first_visit_bytes=first_visit, files=len(files))
+        total = sum(p.stat().st_size for p in files)
+    return SiteReport(out=out, total_bytes=total, files=len(files))
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
