@@ -13,7 +13,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import RESULTS, ROOT, replace_block
-from benchmarks.run import table
+from benchmarks.run import headline, table
 
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 README = ROOT / "README.md"
@@ -36,14 +36,14 @@ def render_doc(name: str, r: dict[str, Any]) -> str:
 
 
 def render_headline(name: str, r: dict[str, Any]) -> str:
-    h = r["headline"]
+    h = headline(r)
     return (
         f"Measured on this project's 2-core test machine (`benchmarks/results/{name}`): a short live text query takes "
         f"{h['short_query_int8_ms']} ms in the browser, {h['speedup_vs_fp32_padded_256']}x faster than an FP32 model "
         f"padded to 256 tokens; ranking {h['ranking_n']:,} images takes {h['ranking_browser_ms']} ms "
         f"({h['ranking_speedup_vs_plain']}x a plain loop and sort); with the model cached, the first live result "
         f"comes {h['cold_start_with_cache_ms']} ms after page load; a first visit downloads {h['first_visit_mb']} MB, "
-        f"a repeat visit {h['repeat_visit_mb']} MB. Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."
+        f"a repeat visit {h['repeat_visit_kb']} kB. Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."
     )
 
 

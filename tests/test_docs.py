@@ -25,3 +25,11 @@ def test_committed_fidelity_meets_the_targets() -> None:
     default = read_result("int8_fidelity")["variants"][0]
     assert default["name"] == DEFAULT_VARIANT["name"]
     assert default["min_cosine"] >= 0.99 and default["mean_top10_overlap"] >= 0.9
+
+
+def test_performance_doc_and_readme_quote_the_latest_benchmark() -> None:
+    from benchmarks import performance_doc
+
+    name, r = performance_doc.latest()
+    assert read_block(performance_doc.DOC, "bench") == performance_doc.render_doc(name, r).strip()
+    assert read_block(performance_doc.README, "headline") == performance_doc.render_headline(name, r).strip()

@@ -35,9 +35,15 @@ async function micro() {
     await page.goto(`${url}?threads=${threads}`);
     await page.waitForFunction(() => window.medmirBench);
     out.cross_origin_isolated = await page.evaluate(() => window.medmirBench.crossOriginIsolated());
+    // the first session of a page pays onnxruntime-web's one-time WASM start-up: pay it before timing sessions
+    out.wasm_startup_ms = await page.evaluate(async (u) => {
+      const { session, createMs } = await window.medmirBench.loadModel(u);
+      await session.release();
+      return createMs;
+    }, cfg.models[0].url);
     for (const m of cfg.models) {
       const r = await page.evaluate(async ({ m, runs, warmup }) => {
-        const { session, createMs } = await window.medmirBench.loadModel(m.url, m.level ?? "basic");
+        const { session, createMs } = await window.medmirBench.loadModel(m.url, m.level ?? "all");
         const rows = [];
         for (const c of m.cases) rows.push({ ...c, ...(await window.medmirBench.textLatency(session, c.tokens, c.pad_to, runs, warmup)) });
         await session.release();

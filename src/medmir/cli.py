@@ -122,6 +122,10 @@ def _index(a: argparse.Namespace) -> int:
         workers=check_workers(a.workers),
         strict=a.strict,
         progress=_progress_enabled(),
+        device=a.device,
+        torch_dtype=a.dtype,
+        preprocess_mode=a.preprocess,
+        checkpoint=a.checkpoint,
     )
     err.print(escape(rep.summary()))
     _print_skipped(rep.skipped.items)
@@ -302,7 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="vision model used for the index")
     ix.add_argument("--thumbnails", type=Path, default=None, help="`medmir process` output to reuse")
     ix.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "medmir" / "embeddings")
-    ix.add_argument("--batch-size", type=int, default=16)
+    ix.add_argument("--batch-size", type=int, default=None, help="default: 16 (onnxruntime), 256 (cuda)")
+    ix.add_argument("--device", default="cpu", help="cpu (onnxruntime, the pack's ONNX model) or cuda[:N] (PyTorch)")
+    ix.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16", help="with --device cuda")
+    ix.add_argument(
+        "--preprocess",
+        choices=("exact", "fast"),
+        default="exact",
+        help="with cuda: exact = the manifest's CPU preprocessing; fast = grayscale decode + resize on the GPU",
+    )
+    ix.add_argument(
+        "--checkpoint", type=Path, default=None, help="with cuda: the checkpoint the pack was exported from"
+    )
     ix.add_argument("--workers", type=int, default=None)
     ix.add_argument("--strict", action="store_true", help="stop at the first unreadable or missing image")
     ix.set_defaults(fn=_index)

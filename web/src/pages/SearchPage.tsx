@@ -84,8 +84,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
     } else {
       setResult(null);
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [filterKey]);
+  }, [filterKey]); // the URL (query, filters, pages) is the whole input of a search
 
   async function loadNeighbors() {
     const { bundleFile } = await import("../lib/bundle");
@@ -323,7 +322,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
               })}
             </ol>
           )}
-          {hits.length >= pages * PAGE && similar === null && (
+          {hits.length >= pages * PAGE && similar === null && result.path !== "image" && (
             <button
               type="button"
               className="mt-4 rounded border border-slate-300 bg-white px-4 py-2 text-sm hover:bg-slate-100"

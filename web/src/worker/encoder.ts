@@ -15,9 +15,10 @@ export function configureOrt(base: string): number {
   return ort.env.wasm.numThreads ?? 1;
 }
 
-// "basic" (constant folding, redundant-node removal): measured in Chromium on the INT8 text model, "all" took 1.5 s
-// longer to create the session and ran short queries slower (benchmarks/browser, docs/PERFORMANCE.md).
-export const GRAPH_OPTIMIZATION = "basic";
+// "all": measured side by side with "basic" in Chromium (benchmarks/run.py), it creates the INT8 text session as
+// fast and runs short queries slightly faster. The first session of a page also pays onnxruntime-web's one-time
+// WASM start-up (about 0.7 s here), whatever the level.
+export const GRAPH_OPTIMIZATION = "all";
 
 export async function createSession(model: Uint8Array, name: string): Promise<ort.InferenceSession> {
   try {
