@@ -246,9 +246,9 @@ def browser(site: Path, pack_dir: Path, *, quick: bool) -> dict[str, Any]:
             "models": [
                 {"name": "int8, real token count", "url": "../model/text.int8.onnx", "cases": int8},
                 {
-                    "name": "int8, graph optimisation 'basic'",
+                    "name": "int8, graph optimisation 'all'",
                     "url": "../model/text.int8.onnx",
-                    "level": "basic",
+                    "level": "all",
                     "cases": [{"case": "short", "tokens": TEXT_CASES["short"], "pad_to": TEXT_CASES["short"]}],
                 },
                 {

@@ -14,7 +14,7 @@ function stats(samples) {
   return { runs: s.length, median_ms: at(0.5), p95_ms: at(0.95), samples_ms: samples };
 }
 
-async function loadModel(url, level = "all") {
+async function loadModel(url, level = "basic") {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const bytes = new Uint8Array(await res.arrayBuffer());

@@ -43,7 +43,7 @@ async function micro() {
     }, cfg.models[0].url);
     for (const m of cfg.models) {
       const r = await page.evaluate(async ({ m, runs, warmup }) => {
-        const { session, createMs } = await window.medmirBench.loadModel(m.url, m.level ?? "all");
+        const { session, createMs } = await window.medmirBench.loadModel(m.url, m.level ?? "basic");
         const rows = [];
         for (const c of m.cases) rows.push({ ...c, ...(await window.medmirBench.textLatency(session, c.tokens, c.pad_to, runs, warmup)) });
         await session.release();

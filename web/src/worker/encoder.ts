@@ -15,10 +15,11 @@ export function configureOrt(base: string): number {
   return ort.env.wasm.numThreads ?? 1;
 }
 
-// "all": measured side by side with "basic" in Chromium (benchmarks/run.py), it creates the INT8 text session as
-// fast and runs short queries slightly faster. The first session of a page also pays onnxruntime-web's one-time
-// WASM start-up (about 0.7 s here), whatever the level.
-export const GRAPH_OPTIMIZATION = "all";
+// "basic": measured side by side with "all" in Chromium (benchmarks/run.py), neither is consistently faster to
+// create or to run on the INT8 text model (on 2 cores, whichever session runs second in a page is faster), so the
+// level that does less work at load time. The first session of a page also pays onnxruntime-web's one-time WASM
+// start-up, whatever the level.
+export const GRAPH_OPTIMIZATION = "basic";
 
 export async function createSession(model: Uint8Array, name: string): Promise<ort.InferenceSession> {
   try {
