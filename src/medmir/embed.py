@@ -59,6 +59,9 @@ class EmbeddingCache:
                 [(sha, np.asarray(v, dtype="<f4").tobytes()) for sha, v in items],
             )
 
+    def is_empty(self) -> bool:
+        return self.db.execute("SELECT EXISTS (SELECT 1 FROM emb)").fetchone()[0] == 0
+
     def close(self) -> None:
         self.db.close()
 
@@ -167,7 +170,12 @@ def _pool_errors() -> Iterator[None]:
 
 
 def _cached_hashes(paths: Sequence[Path], cache: EmbeddingCache, workers: int) -> dict[int, np.ndarray]:
-    """Rows already in the cache (hashing runs in parallel; decoding is skipped for these)."""
+    """Rows already in the cache (hashing runs in parallel; decoding is skipped for these).
+
+    An empty cache (a first run) answers at once: hashing every file here would only be repeated by the workers.
+    """
+    if cache.is_empty():
+        return {}
     out: dict[int, np.ndarray] = {}
     with _pool_errors(), ProcessPoolExecutor(max_workers=workers, mp_context=_SPAWN) as pool:
         for p in pool.map(_sha_only, range(len(paths)), [str(x) for x in paths], chunksize=64):

@@ -403,10 +403,6 @@ def decode_loader(
     )
 
 
-def _has_rows(cache: EmbeddingCache) -> bool:
-    return cache.db.execute("SELECT EXISTS (SELECT 1 FROM emb)").fetchone()[0] == 1
-
-
 def embed_images_torch(
     paths: Sequence[Path],
     encoder: TorchEncoder,
@@ -423,7 +419,7 @@ def embed_images_torch(
         raise MedmirError(f"--batch-size must be at least 1, got {batch_size}")
     workers = default_workers() if workers is None else workers
     # The hashing pre-pass reads every file once more: only worth it when the cache can answer something.
-    known = _cached_hashes(paths, cache, max(1, workers)) if cache is not None and _has_rows(cache) else {}
+    known = _cached_hashes(paths, cache, max(1, workers)) if cache is not None else {}
     loader = decode_loader(
         paths,
         encoder.spec,

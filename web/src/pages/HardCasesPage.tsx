@@ -9,6 +9,7 @@
 
 import { useId, useState } from "react";
 import { thumbnailPathFor, type ConfusionPair, type HardCase, type HardCases, type Verdict } from "../lib/metricsTypes";
+import { TableHead } from "../components/TableHead";
 
 type Filter = "all" | Verdict;
 
@@ -18,7 +19,6 @@ const FILTERS: { value: Filter; label: string }[] = [
   { value: "semantic match", label: "Semantic matches" },
 ];
 
-const th = "border-b border-slate-300 px-3 py-2 text-left font-semibold text-slate-900";
 const td = "border-b border-slate-200 px-3 py-1.5 text-slate-900";
 
 function pairKey(p: ConfusionPair): string {
@@ -135,22 +135,7 @@ function ConfusionTable(props: { hard: HardCases }) {
           Confusion pairs: the query's label and a label of the missed top-1 image, with how often the pair occurs.
           Recurring pairs are marked.
         </caption>
-        <thead>
-          <tr>
-            <th scope="col" className={th}>
-              Query label
-            </th>
-            <th scope="col" className={th}>
-              Retrieved label
-            </th>
-            <th scope="col" className={th}>
-              Count
-            </th>
-            <th scope="col" className={th}>
-              Recurring
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Query label", "Retrieved label", "Count", "Recurring"]} />
         <tbody>
           {pairs.map((p, i) => {
             const rec = recurring.has(pairKey(p));

@@ -25,6 +25,7 @@ import {
   YAxis,
 } from "recharts";
 import { TIER_NAMES, type Figure, type ImageToImageFigure, type Metrics, type TierName } from "../lib/metricsTypes";
+import { TableHead } from "../components/TableHead";
 
 const TIER_TITLES: Record<TierName, string> = {
   strict: "Strict",
@@ -93,7 +94,6 @@ function versusChance(f: Figure): { text: string; className: string } | null {
   return { text: "within the random range", className: "text-slate-700" };
 }
 
-const th = "border-b border-slate-300 px-3 py-2 text-left font-semibold text-slate-900";
 const td = "border-b border-slate-200 px-3 py-1.5 tabular-nums text-slate-900";
 const tableClass = "w-full border-collapse text-sm";
 
@@ -169,25 +169,7 @@ function TierTable(props: { metrics: Metrics; tier: TierName }) {
           <caption className="sr-only">
             {TIER_TITLES[props.tier]} tier: every metric with its value, 95% confidence interval and chance baseline
           </caption>
-          <thead>
-            <tr>
-              <th scope="col" className={th}>
-                Metric
-              </th>
-              <th scope="col" className={th}>
-                Value
-              </th>
-              <th scope="col" className={th}>
-                95% CI
-              </th>
-              <th scope="col" className={th}>
-                Chance
-              </th>
-              <th scope="col" className={th}>
-                vs chance
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Metric", "Value", "95% CI", "Chance", "vs chance"]} />
           <tbody>
             {Object.entries(t.metrics).map(([key, f]) => {
               const vs = versusChance(f);
@@ -310,28 +292,7 @@ function PerLabelSection(props: { metrics: Metrics }) {
       <div className="overflow-x-auto">
         <table className={tableClass}>
           <caption className="sr-only">Per label, strict tier: images, queries, Hit@10, AP and AP by chance</caption>
-          <thead>
-            <tr>
-              <th scope="col" className={th}>
-                Label
-              </th>
-              <th scope="col" className={th}>
-                Images
-              </th>
-              <th scope="col" className={th}>
-                Queries
-              </th>
-              <th scope="col" className={th}>
-                Hit@10
-              </th>
-              <th scope="col" className={th}>
-                AP
-              </th>
-              <th scope="col" className={th}>
-                AP by chance
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Label", "Images", "Queries", "Hit@10", "AP", "AP by chance"]} />
           <tbody>
             {rows.map((r, i) => (
               <tr key={`${r.label}-${i}`}>
@@ -365,22 +326,7 @@ function ImageToImageSection(props: { metrics: Metrics }) {
       <div className="overflow-x-auto">
         <table className={tableClass}>
           <caption className="sr-only">Image to image retrieval: value, 95% confidence interval and chance</caption>
-          <thead>
-            <tr>
-              <th scope="col" className={th}>
-                Metric
-              </th>
-              <th scope="col" className={th}>
-                Value
-              </th>
-              <th scope="col" className={th}>
-                95% CI
-              </th>
-              <th scope="col" className={th}>
-                Chance
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Metric", "Value", "95% CI", "Chance"]} />
           <tbody>
             {Object.entries(i2i.metrics).map(([key, f]) => (
               <tr key={key}>
@@ -414,22 +360,7 @@ function ZeroShotSection(props: { metrics: Metrics }) {
       <div className="overflow-x-auto">
         <table className={tableClass}>
           <caption className="sr-only">Zero-shot ROC AUC per label, with positive and negative image counts</caption>
-          <thead>
-            <tr>
-              <th scope="col" className={th}>
-                Label
-              </th>
-              <th scope="col" className={th}>
-                AUC
-              </th>
-              <th scope="col" className={th}>
-                Positives
-              </th>
-              <th scope="col" className={th}>
-                Negatives
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Label", "AUC", "Positives", "Negatives"]} />
           <tbody>
             {z.labels.map((r, i) => (
               <tr key={`${r.label}-${i}`}>

@@ -49,6 +49,14 @@ export function topK(
   const hs = new Float64Array(cap);
   const hi = new Int32Array(cap);
   let size = 0;
+  const swap = (a: number, b: number): void => {
+    const ts = hs[a]!;
+    const ti = hi[a]!;
+    hs[a] = hs[b]!;
+    hi[a] = hi[b]!;
+    hs[b] = ts;
+    hi[b] = ti;
+  };
   const siftDown = (start: number): void => {
     let p = start;
     for (;;) {
@@ -59,12 +67,7 @@ export function topK(
       if (l < size && before(hs[w]!, hi[w]!, hs[l]!, hi[l]!)) w = l;
       if (r < size && before(hs[w]!, hi[w]!, hs[r]!, hi[r]!)) w = r;
       if (w === p) return;
-      const ts = hs[p]!;
-      const ti = hi[p]!;
-      hs[p] = hs[w]!;
-      hi[p] = hi[w]!;
-      hs[w] = ts;
-      hi[w] = ti;
+      swap(p, w);
       p = w;
     }
   };
@@ -79,12 +82,7 @@ export function topK(
       while (c > 0) {
         const p = (c - 1) >> 1;
         if (!before(hs[p]!, hi[p]!, hs[c]!, hi[c]!)) break;
-        const ts = hs[p]!;
-        const ti = hi[p]!;
-        hs[p] = hs[c]!;
-        hi[p] = hi[c]!;
-        hs[c] = ts;
-        hi[c] = ti;
+        swap(p, c);
         c = p;
       }
     } else if (before(s, i, hs[0]!, hi[0]!)) {
