@@ -56,12 +56,9 @@ async function waitReady(p) {
 async function search(p, q) {
   await p.fill("#query", q);
   await p.press("#query", "Enter");
+  // the results must answer this query: the previous query's results stay on screen until the new ones arrive
   await p.waitForFunction(
-    (qq) => {
-      const el = document.querySelector('[data-testid="result-path"]');
-      const q = new URLSearchParams(location.hash.split("?")[1] ?? "").get("q");
-      return el && q === qq && !document.querySelector('[role="status"]');
-    },
+    (qq) => document.querySelector('[data-testid="result-path"]')?.dataset.key === `q:${qq}`,
     q,
     { timeout: 120_000 },
   );

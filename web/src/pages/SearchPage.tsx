@@ -40,6 +40,8 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
   const filters = filtersFrom(params);
   const [text, setText] = useState(q);
   const [result, setResult] = useState<SearchResult | null>(null);
+  // which request the shown results answer: until a new search returns, the old results stay on screen
+  const [resultKey, setResultKey] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [upload, setUpload] = useState<{ url: string; name: string } | null>(null);
@@ -51,11 +53,13 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
   useEffect(() => setText(q), [q]);
 
   const run = useCallback(
-    async (job: () => Promise<SearchResult>) => {
+    async (key: string, job: () => Promise<SearchResult>) => {
       setBusy(true);
       setError(null);
       try {
-        setResult(await job());
+        const r = await job();
+        setResult(r);
+        setResultKey(key);
       } catch (e) {
         if (!(e instanceof Cancelled)) setError(e instanceof Error ? e.message : String(e));
       } finally {
@@ -70,7 +74,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
     const k = pages * PAGE;
     if (similar !== null) {
       const row = Number(similar);
-      void run(async () => {
+      void run(`similar:${similar}`, async () => {
         const nn = neighbors ?? (await loadNeighbors());
         setNeighbors(nn);
         const ids = nn.ids[row];
@@ -78,9 +82,9 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
         return { id: 0, path: "row", hits: ids.map((id, i) => ({ id, score: nn.scores[row]![i]! })), timing: { rankMs: 0, totalMs: 0 } };
       });
     } else if (like !== null) {
-      void run(() => client.searchVector(Number(like), k, filters));
+      void run(`like:${like}`, () => client.searchVector(Number(like), k, filters));
     } else if (q.trim()) {
-      void run(() => client.search(q, k, filters));
+      void run(`q:${q}`, () => client.search(q, k, filters));
     } else {
       setResult(null);
     }
@@ -116,7 +120,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
       const img = await decodeUpload(file);
       if (upload) URL.revokeObjectURL(upload.url);
       setUpload({ url: URL.createObjectURL(file), name: file.name });
-      await run(() => client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters));
+      await run(`image:${file.name}`, () => client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters));
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -261,7 +265,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
 
       {result && (
         <section aria-label="Results" className="mt-4">
-          <p className="mb-2 text-sm text-slate-700" data-testid="result-path" data-path={result.path}>
+          <p className="mb-2 text-sm text-slate-700" data-testid="result-path" data-path={result.path} data-key={resultKey}>
             {PATH_TEXT[result.path]}
             {result.matched ? ` for “${result.matched}”` : ""} · {result.timing.totalMs.toFixed(1)} ms
             {result.timing.embedMs !== undefined ? ` (embedding ${result.timing.embedMs.toFixed(1)} ms, ranking ${result.timing.rankMs.toFixed(1)} ms)` : ""}
