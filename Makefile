@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.medmir-installed
 CHROMIUM := /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: install lint test demo web chromium bench bench-quick fidelity export-bench index-bench golden screenshots clean
+.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench golden screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,10 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 web: $(WEB_STAMP)
 	npm --prefix web run -s build
 
-# Debian's Chromium for the browser tests (never a downloaded browser).
+# Debian's Chromium for the browser tests (never a downloaded browser), and qemu-user, whose `qemu-x86_64 -cpu Haswell`
+# runs the INT8 models on an emulated AVX2 CPU without VNNI (tests/test_cpu_independence.py).
 chromium:
-	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
+	@test -x $(CHROMIUM) && command -v qemu-x86_64 >/dev/null || (apt-get update && apt-get install -y chromium qemu-user)
 
 lint: install
 	$(BIN)/ruff check .
@@ -67,6 +68,10 @@ demo: install web
 # INT8 fidelity on real weights -> benchmarks/results/int8_fidelity.json + docs/QUANTIZATION.md
 fidelity: install
 	$(BIN)/python benchmarks/int8_fidelity.py
+
+# INT8 formats across CPUs (native, emulated AVX2 without VNNI, WASM) -> benchmarks/results/cpu_agreement.json + docs
+cpu-agreement: install chromium
+	$(BIN)/python benchmarks/cpu_agreement.py
 
 # Full-size pack sizes, export time, parity -> benchmarks/results/export_full.json + docs/QUANTIZATION.md
 export-bench: install

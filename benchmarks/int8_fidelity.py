@@ -24,12 +24,21 @@ VARIANTS = [
     {"name": "per-tensor weights", "per_channel": False, "embeddings": "rowwise", "smooth_alpha": 0.7},
     {"name": "onnxruntime Gather quantization", "per_channel": True, "embeddings": "ort", "smooth_alpha": 0.7},
     {"name": "FP32 embedding table", "per_channel": True, "embeddings": "fp32", "smooth_alpha": 0.7},
+    # the old default: its figures depend on the CPU that measures them (benchmarks/cpu_agreement.py)
+    {
+        "name": "int8 weights (U8S8, CPU-dependent)",
+        "per_channel": True,
+        "embeddings": "rowwise",
+        "smooth_alpha": 0.7,
+        "weight_type": "int8",
+    },
 ]
 
 
 def render(r: dict) -> str:
     lines = [
-        f"Measured {r['measured_at']} on {r['machine']['cpu']} ({r['machine']['cores']} cores): "
+        f"Measured {r['measured_at']} on {r['machine']['cpu']} ({r['machine']['cores']} cores"
+        f"{', ' + r['machine']['cpu_flags'] if r['machine'].get('cpu_flags') else ''}): "
         f"{r['phrases']} clinical phrases, {r['model']}. FP32 ONNX vs PyTorch min cosine "
         f"{r['fp32_onnx_vs_torch_min_cosine']}; FP32 text model {r['fp32_bytes'] / 1e6:.1f} MB.",
         "",

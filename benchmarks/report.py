@@ -15,15 +15,24 @@ RESULTS = ROOT / "benchmarks" / "results"
 def machine() -> dict[str, Any]:
     import os
 
-    cpu = "unknown"
+    cpu, flags = "unknown", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown":
                 cpu = line.split(":", 1)[1].strip()
-                break
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system()}
+    # the flags that decide which INT8 kernels onnxruntime runs (docs/QUANTIZATION.md)
+    isa = " ".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in flags) or "no AVX2"
+    return {
+        "cpu": cpu,
+        "cpu_flags": isa,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.system(),
+    }
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

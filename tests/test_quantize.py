@@ -82,3 +82,40 @@ def test_smoothing_is_exact_in_fp32_and_helps_int8(tmp_path: Path) -> None:
     plain_err = int8_error(_mlp_graph(w1, w2), None)
     smooth_err = int8_error(_mlp_graph(w1, w2), [{"x": x[:50]}])
     assert smooth_err < plain_err
+
+
+MATMUL_INTEGER = """
+import sys, numpy as np, onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+rng = np.random.default_rng(1)
+a = rng.integers(200, 256, size=(64, 768)).astype(np.uint8)  # large activations: where 16-bit pair sums overflow
+b = (rng.integers(200, 256, size=(768, 256)) if sys.argv[1] == "uint8" else rng.integers(100, 128, size=(768, 256)))
+b = b.astype(sys.argv[1])
+g = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "g",
+    [helper.make_tensor_value_info("A", TensorProto.UINT8, [64, 768])],
+    [helper.make_tensor_value_info("Y", TensorProto.INT32, [64, 256])], [numpy_helper.from_array(b, "B")])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+y = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"A": a})[0]
+print("exact" if np.array_equal(y, a.astype(np.int64) @ b.astype(np.int64)) else "wrong")
+"""
+
+
+def _matmul_integer(weights: str, emulate: bool) -> str:
+    import shutil
+    import subprocess
+    import sys
+
+    qemu = shutil.which("qemu-x86_64")
+    if emulate and qemu is None:
+        raise AssertionError("qemu-x86_64 missing: `make test` installs Debian's qemu-user")
+    cmd = [sys.executable, "-c", MATMUL_INTEGER, weights]
+    out = subprocess.run(([qemu, "-cpu", "Haswell"] if emulate else []) + cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+def test_uint8_weights_give_exact_integer_products_on_every_cpu() -> None:
+    """Why packs store uint8 weights: U8U8 is exact everywhere; U8S8 saturates on AVX2 CPUs without VNNI."""
+    assert _matmul_integer("uint8", emulate=False) == "exact"
+    assert _matmul_integer("uint8", emulate=True) == "exact"
+    assert _matmul_integer("int8", emulate=True) == "wrong"  # the old format on the emulated AVX2 CPU

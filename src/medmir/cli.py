@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from rich.markup import escape
 
 from medmir import __version__
 from medmir.errors import MedmirError
+from medmir.model.webruntime import RUNTIME_ENV, RUNTIMES
 
 err = Console(stderr=True, highlight=False)
 Handler = Callable[[argparse.Namespace], int]
@@ -245,6 +247,13 @@ def _build(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medmir", description="Private medical image retrieval with BiomedCLIP.")
     p.add_argument("--version", action="version", version=f"medmir {__version__}")
+    p.add_argument(
+        "--text-runtime",
+        choices=RUNTIMES,
+        help="what embeds INT8 text queries: 'web' (the site's onnxruntime-web WASM in Node: the browser's numbers on "
+        "every CPU), 'native' (onnxruntime), 'auto' (web where Node and web/node_modules are present; the default, "
+        f"or ${RUNTIME_ENV})",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     model = sub.add_parser("model", help="export, create or check model packs")
@@ -387,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.fn
+    if args.text_runtime:
+        os.environ[RUNTIME_ENV] = args.text_runtime  # read by every ModelPack, in workers too
     try:
         return handler(args)
     except MedmirError as exc:

@@ -100,16 +100,43 @@ test("random-weight banner is visible", async () => {
   assert.ok(await page.isVisible('[data-testid="random-banner"]'));
 });
 
+// medmir embeds INT8 queries with the site's own runtime (onnxruntime-web WASM in Node), so the embeddings are
+// bit-identical on any CPU and only the order of float additions in ranking differs: scores agree to 1e-5.
+const SCORE_TOL = 1e-5;
+
 test("live text search equals medmir search --json", async () => {
-  for (const q of ["small left apical pneumothorax", "cardiac silhouette is enlarged", "diffuse reticular interstitial markings"]) {
+  const queries = ["small left apical pneumothorax", "cardiac silhouette is enlarged", "diffuse reticular interstitial markings",
+    "subtle right basilar opacity possibly aspiration"];
+  for (const q of queries) {
     const got = await search(page, q);
     assert.equal(await pathOf(page), "live", q);
     const want = JSON.parse(medmir("search", q, "--bundle", BUNDLE, "--model", PACK, "--k", "10", "--json"));
     assert.equal(got.length, 10);
     assert.deepEqual(got.map((r) => r.filename), want.map((r) => r.filename), q);
-    got.forEach((r, i) => assert.ok(Math.abs(r.score - want[i].score) < 2e-3, `${q}: score ${r.score} vs ${want[i].score}`));
+    got.forEach((r, i) => assert.ok(Math.abs(r.score - want[i].score) < SCORE_TOL, `${q}: score ${r.score} vs ${want[i].score}`));
   }
   if (SHOTS) await page.screenshot({ path: join(SHOTS, "search.png"), fullPage: false });
+});
+
+test("precomputed fallback results equal what the browser computes live", async () => {
+  const fb = readJson(join(BUNDLE, "fallback_results.json"));
+  const meta = readJson(join(BUNDLE, "metadata.json")).images;
+  for (const entry of [fb.queries[0], fb.queries[Math.floor(fb.queries.length / 2)], fb.queries.at(-1)]) {
+    // a minimum score below every cosine filters nothing but skips the precomputed path
+    await page.goto(`${URL_}#/?q=${encodeURIComponent(entry.query)}&min=-0.999`);
+    await page.waitForFunction(
+      (qq) => document.querySelector('[data-testid="result-path"]')?.dataset.key === `q:${qq}`,
+      entry.query,
+      { timeout: 120_000 },
+    );
+    assert.equal(await pathOf(page), "live", entry.query);
+    const got = await results(page);
+    assert.deepEqual(got.map((r) => r.filename), entry.ids.map((i) => meta[i].filename), entry.query);
+    got.forEach((r, i) =>
+      assert.ok(Math.abs(r.score - entry.scores[i]) < SCORE_TOL, `${entry.query}: ${r.score} vs ${entry.scores[i]}`));
+  }
+  assert.match(fb.text_runtime, /^onnxruntime-web /);
+  await page.goto(`${URL_}#/`);
 });
 
 test("exact and fuzzy fallback paths use the precomputed results", async () => {

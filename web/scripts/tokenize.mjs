@@ -4,12 +4,11 @@
 //
 // Usage: node scripts/tokenize.mjs --vocab PATH   (from web/, or npm --prefix web run -s tokenize -- --vocab PATH)
 //
-// Node 20 cannot import .ts, so src/worker/tokenizer.ts is bundled in memory with esbuild (a Vite dependency, so
-// already installed and offline) and imported from a data: URL; nothing is written to disk.
+// src/worker/tokenizer.ts is imported through import-ts.mjs (Node 20 cannot import .ts).
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { importTs } from "./import-ts.mjs";
 
 const USAGE = "usage: tokenize --vocab PATH  (texts on stdin, one per line)";
 
@@ -34,19 +33,8 @@ function parseArgs(argv) {
   return { vocab: resolve(process.env.INIT_CWD ?? process.cwd(), vocab) };
 }
 
-async function loadTokenizerModule() {
-  const entry = fileURLToPath(new URL("../src/worker/tokenizer.ts", import.meta.url));
-  const out = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "node20",
-    write: false,
-    logLevel: "silent",
-  });
-  const code = out.outputFiles[0].text;
-  return import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`);
+function loadTokenizerModule() {
+  return importTs(new URL("../src/worker/tokenizer.ts", import.meta.url));
 }
 
 function decodeUtf8(bytes, what) {

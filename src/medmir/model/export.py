@@ -222,6 +222,7 @@ def export_pack(
     log: Log = print,
     per_channel: bool = True,
     reduce_range: bool = False,
+    weight_type: str = "uint8",
     cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint with open_clip and write a complete, checked model pack to `out` (atomically)."""
@@ -261,6 +262,7 @@ def export_pack(
                 tmp / f"{name}.int8.onnx",
                 per_channel=per_channel,
                 reduce_range=reduce_range,
+                weight_type=weight_type,
                 calibration=calibration[name],
             )
             timings[f"{name}.int8.onnx"] = round(time.perf_counter() - t, 1)
@@ -273,7 +275,7 @@ def export_pack(
         emb_dim = cfg.embed_dim
         manifest = {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if weight_type == "uint8" else 1,
             "model": {
                 "name": definition.get("name", "custom"),
                 "title": definition.get("title", cfg.text_cfg["hf_model_name"]),

@@ -100,6 +100,7 @@ def measure(phrases: Sequence[str], *, variants: Sequence[dict[str, Any]] | None
                 embeddings=v["embeddings"],
                 calibration=text_calibration(tok) if v.get("smooth_alpha") else None,
                 smooth_alpha=v.get("smooth_alpha") or 0.0,
+                weight_type=v.get("weight_type", "uint8"),
             )
             secs = time.perf_counter() - t
             e8 = run(q)

@@ -11,7 +11,14 @@ from medmir.model.config import read_json
 from medmir.model.tokenizer import TokenizerSpec, WordPieceTokenizer
 
 FORMAT_NAME = "medmir-model-pack"
-FORMAT_VERSION = 1
+# 2: INT8 MatMul weights are uint8 (U8U8, the same numbers on every CPU); 1: int8 (U8S8, CPU-dependent), still read
+# so `medmir model check` can say what is wrong with such a pack.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+LEGACY_INT8 = (
+    "made the old, CPU-dependent way (format_version 1: int8 weights, whose onnxruntime kernels saturate on CPUs "
+    "without VNNI, so embeddings differ between machines); export it again with this medmir"
+)
 MANIFEST_FILE = "manifest.json"
 REQUIRED_FILES = ("text.onnx", "text.int8.onnx", "vision.onnx", "vision.int8.onnx", "vocab.txt")
 
@@ -78,8 +85,9 @@ def read_manifest(pack_dir: Path) -> dict[str, Any]:
     m = read_json(path)
     if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
         raise MedmirError(f"{path}: not a medmir model pack manifest")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise MedmirError(f"{path}: format_version {m.get('format_version')!r}, this medmir reads {FORMAT_VERSION}")
+    if m.get("format_version") not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise MedmirError(f"{path}: format_version {m.get('format_version')!r}, this medmir reads {readable}")
     for key in ("model", "tokenizer", "preprocess", "models", "files"):
         if not isinstance(m.get(key), dict):
             raise MedmirError(f"{path}: missing section {key!r}")

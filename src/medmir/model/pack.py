@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +12,10 @@ import numpy as np
 import onnxruntime as ort
 
 from medmir.errors import MedmirError
-from medmir.model.manifest import MANIFEST_FILE, read_manifest, spec_from_manifest, verify_files
+from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, read_manifest, spec_from_manifest, verify_files
+from medmir.model.quantize import integer_weight_types
 from medmir.model.tokenizer import WordPieceTokenizer, load_vocab
+from medmir.model.webruntime import WebEncoder, resolve_runtime, web_runtime_version
 from medmir.probes import probe_images, probe_texts
 
 Precision = Literal["fp32", "int8"]
@@ -25,13 +28,26 @@ class ModelPack:
     manifest: dict[str, Any]
     _sessions: dict[tuple[str, str], ort.InferenceSession] = field(default_factory=dict, repr=False)
     _tokenizer: WordPieceTokenizer | None = field(default=None, repr=False)
+    # INT8 text runtime: "web" (the site's onnxruntime-web WASM, bit-identical to the browser on every CPU) or
+    # "native" (onnxruntime); see medmir.model.webruntime
+    text_runtime: str = "native"
+    _web_text: WebEncoder | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, pack_dir: Path, *, verify: bool = True) -> ModelPack:
+    def open(cls, pack_dir: Path, *, verify: bool = True, text_runtime: str | None = None) -> ModelPack:
         manifest = read_manifest(pack_dir)
         if verify:
             verify_files(pack_dir, manifest)
-        return cls(pack_dir, manifest)
+        if manifest["format_version"] == 1:
+            warnings.warn(f"{pack_dir}: {LEGACY_INT8}", stacklevel=2)
+        return cls(pack_dir, manifest, text_runtime=resolve_runtime(text_runtime))
+
+    @property
+    def text_runtime_label(self) -> str:
+        """What embeds INT8 text queries, for the files that record results."""
+        if self.text_runtime == "web":
+            return f"onnxruntime-web {web_runtime_version()} (WASM, as the site)"
+        return f"onnxruntime {ort.__version__} (native)"
 
     @property
     def embed_dim(self) -> int:
@@ -61,11 +77,14 @@ class ModelPack:
                 raise MedmirError(f"{path}: onnxruntime cannot load it ({exc})") from exc
         return self._sessions[key]
 
-    def encode_ids(self, rows: Sequence[Sequence[int]], precision: Precision = "int8") -> np.ndarray:
+    def encode_ids(
+        self, rows: Sequence[Sequence[int]], precision: Precision = "int8", runtime: str | None = None
+    ) -> np.ndarray:
         """Embed token-id rows, never padded (browser policy).
 
         FP32: rows of equal length share a batch. INT8: one row per run, because dynamic quantization picks its
-        activation scale over the whole batch, so a row's embedding would depend on its batch mates.
+        activation scale over the whole batch, so a row's embedding would depend on its batch mates; INT8 runs on
+        `runtime` ("web" or "native"; default: the pack's `text_runtime`).
         """
         limit = int(self.manifest["model"]["context_length"])
         too_long = [len(r) for r in rows if not 0 < len(r) <= limit]
@@ -75,14 +94,20 @@ class ModelPack:
         by_len: dict[object, list[int]] = {}
         for i, r in enumerate(rows):
             by_len.setdefault(len(r) if precision == "fp32" else i, []).append(i)
+        if precision == "int8" and (runtime or self.text_runtime) == "web":
+            if self._web_text is None:
+                self._web_text = WebEncoder(self.dir / self.manifest["models"]["text"]["int8"], self.embed_dim)
+            return self._web_text.encode(rows)
         sess = self.session("text", precision)
         for idx in by_len.values():
             batch = np.array([rows[i] for i in idx], dtype=np.int64)
             out[idx] = sess.run(None, {"input_ids": batch})[0]
         return out
 
-    def encode_text(self, texts: Sequence[str], precision: Precision = "int8") -> np.ndarray:
-        return self.encode_ids([self.tokenizer.encode(t) for t in texts], precision)
+    def encode_text(
+        self, texts: Sequence[str], precision: Precision = "int8", runtime: str | None = None
+    ) -> np.ndarray:
+        return self.encode_ids([self.tokenizer.encode(t) for t in texts], precision, runtime)
 
     def encode_pixels(self, pixels: np.ndarray, precision: Precision = "int8", batch_size: int = 16) -> np.ndarray:
         """Embed preprocessed images; INT8 runs one image at a time (see `encode_ids`)."""
@@ -152,6 +177,7 @@ def check_pack(pack_dir: Path, *, min_int8_cosine: float = 0.99) -> list[CheckRe
     for tower in ("text", "vision"):
         for precision in ("fp32", "int8"):
             run(f"{tower} {precision} io", lambda t=tower, p=precision: _io_check(pack, t, p))
+    run("int8 kernels", lambda: _kernel_check(pack))
     if any(not r.ok for r in results):
         return results
 
@@ -180,4 +206,27 @@ def check_pack(pack_dir: Path, *, min_int8_cosine: float = 0.99) -> list[CheckRe
             return f"INT8 vs FP32 cosine min {cos.min():.4f}, mean {cos.mean():.4f} (n={cos.size})"
 
         run(f"{tower} int8 agreement", agree)
+    if pack.text_runtime == "web":
+        run("text int8 browser vs native", lambda: _runtime_agreement(pack, texts, emb[("text", "int8")]))
     return results
+
+
+def _kernel_check(pack: ModelPack) -> str:
+    """INT8 packs must be U8U8 (uint8 weights): int8 weights give CPU-dependent embeddings (docs/QUANTIZATION.md)."""
+    if pack.manifest.get("format_version") == 1:
+        raise MedmirError(f"{pack.dir}: {LEGACY_INT8}")
+    kinds = {t: integer_weight_types(pack.dir / pack.manifest["models"][t]["int8"]) for t in ("text", "vision")}
+    bad = [t for t, k in kinds.items() if k != {"uint8"}]
+    if bad:
+        path = pack.dir / pack.manifest["models"][bad[0]]["int8"]
+        found = sorted(kinds[bad[0]]) or "absent"
+        raise MedmirError(f"{path}: integer MatMul weights are {found}, not uint8: {LEGACY_INT8}")
+    return "uint8 weights (U8U8): the same integer products on every CPU and in WASM"
+
+
+def _runtime_agreement(pack: ModelPack, texts: Sequence[str], web: np.ndarray) -> str:
+    """Informative: the browser's runtime against native onnxruntime on the same INT8 model."""
+    native = pack.encode_text(texts, "int8", runtime="native")
+    cos = np.sum(web * native, axis=1)
+    spread = f"cosine min {cos.min():.4f}, mean {cos.mean():.4f} (n={cos.size})"
+    return f"{spread}: INT8 rounding noise, the site's numbers are the web runtime's (docs/QUANTIZATION.md)"

@@ -1,6 +1,9 @@
 """INT8 weight quantization of exported towers (onnx + onnxruntime only, no torch).
 
-- MatMul weights: onnxruntime's dynamic quantization, per output channel (activations quantized at run time).
+- MatMul weights: onnxruntime's dynamic quantization, per output channel (activations quantized at run time),
+  weights stored as uint8 with a zero point per channel (U8U8). Not int8 (U8S8): onnxruntime's U8S8 kernels on x86
+  CPUs without VNNI saturate 16-bit sums, so such a pack gives other embeddings on other CPUs; U8U8 integer
+  products are exact on every CPU and in WASM (measured: docs/QUANTIZATION.md).
 - Embedding tables (Gather on a constant matrix): our own row-wise symmetric int8, one scale per row, written
   as plain Gather/Cast/Mul so every runtime (onnxruntime-web included) runs it. onnxruntime's own Gather
   quantization uses one scale for the whole table, which costs fidelity on BERT's word embeddings.
@@ -63,6 +66,8 @@ def _rowwise_int8_gathers(model: onnx.ModelProto, min_rows: int = 2) -> list[str
 
 
 EMBEDDING_MODES = ("rowwise", "fp32", "ort")
+WEIGHT_TYPES = ("uint8", "int8")
+INTEGER_MATMULS = ("MatMulInteger", "DynamicQuantizeMatMul")
 # Chosen on real weights (benchmarks/int8_fidelity.py sweeps it): 0.7 gave the best worst-case cosine.
 SMOOTH_ALPHA = 0.7
 
@@ -73,19 +78,23 @@ def quantize_int8(
     *,
     per_channel: bool = True,
     reduce_range: bool = False,
+    weight_type: str = "uint8",
     embeddings: str = "rowwise",
     calibration: list[dict[str, np.ndarray]] | None = None,
     smooth_alpha: float = SMOOTH_ALPHA,
 ) -> dict[str, Any]:
     """Write the INT8 twin of `src` to `dst`; returns what was done, for the manifest.
 
-    With `calibration` feeds, activations are smoothed first (see `smooth_activations`).
+    With `calibration` feeds, activations are smoothed first (see `smooth_activations`). `weight_type` "int8" (U8S8)
+    exists so benchmarks can show why it is not the default: its results depend on the CPU.
 
     `embeddings`: "rowwise" (ours, the default), "fp32" (tables left as they are) or "ort" (onnxruntime's
     per-tensor Gather quantization) -- the latter two exist so the benchmark can compare them.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if weight_type not in WEIGHT_TYPES:
+        raise MedmirError(f"unknown weight type {weight_type!r}; use one of {WEIGHT_TYPES}")
     if embeddings not in EMBEDDING_MODES:
         raise MedmirError(f"unknown embedding quantization {embeddings!r}; use one of {EMBEDDING_MODES}")
     model = onnx.load(str(src))
@@ -106,7 +115,7 @@ def quantize_int8(
                 op_types_to_quantize=op_types,
                 per_channel=per_channel,
                 reduce_range=reduce_range,
-                weight_type=QuantType.QInt8,
+                weight_type=QuantType.QUInt8 if weight_type == "uint8" else QuantType.QInt8,
                 extra_options={"MatMulConstBOnly": True},
             )
         except Exception as exc:
@@ -116,8 +125,9 @@ def quantize_int8(
     return {
         "matmul": {
             "method": "onnxruntime.quantize_dynamic",
-            "weights": "int8, per output channel" if per_channel else "int8, per tensor",
+            "weights": f"{weight_type}, " + ("per output channel" if per_channel else "per tensor"),
             "activations": "uint8, dynamic (computed at run time)",
+            "kernels": "U8U8: exact integer products on every CPU" if weight_type == "uint8" else "U8S8",
             "reduce_range": reduce_range,
         },
         "embedding_tables": {
@@ -136,6 +146,18 @@ def quantize_int8(
             else None
         ),
         "kept_fp32": ["Conv (patch embedding)", "LayerNorm", "biases"],
+    }
+
+
+def integer_weight_types(model_path: Path) -> set[str]:
+    """Element types ("uint8" / "int8") of the constant weights of a model's integer MatMuls."""
+    model = onnx.load(str(model_path), load_external_data=False)
+    inits = {t.name: t.data_type for t in model.graph.initializer}
+    names = {TensorProto.UINT8: "uint8", TensorProto.INT8: "int8"}
+    return {
+        names.get(inits[n.input[1]], "other")
+        for n in model.graph.node
+        if n.op_type in INTEGER_MATMULS and len(n.input) > 1 and n.input[1] in inits
     }
 
 

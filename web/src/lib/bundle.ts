@@ -64,7 +64,8 @@ export function parseIndexInfo(x: unknown): IndexInfo {
 export function parseManifest(x: unknown): Manifest {
   const o = x as Partial<Manifest> | null;
   need(o && o.format === "medmir-model-pack", "manifest.json: not a medmir model pack");
-  need(o.format_version === 1, `manifest.json: format_version ${String(o.format_version)}, this site reads 1`);
+  // version 2: uint8 INT8 weights (the same numbers on every CPU); `medmir site` refuses version 1 packs
+  need(o.format_version === 2, `manifest.json: format_version ${String(o.format_version)}, this site reads 2`);
   need(o.tokenizer && o.preprocess && o.models && o.files && o.model, "manifest.json: a section is missing");
   for (const tower of ["text", "vision"] as const) {
     const f = o.models[tower]?.int8;
