@@ -9,17 +9,17 @@ from medmir.fsutil import atomic_write_bytes, staging_dir
 
 def test_staging_dir_replaces_only_on_success(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with staging_dir(out) as tmp:
+    with staging_dir(out, "select") as tmp:
         (tmp / "a").write_text("1")
     assert (out / "a").read_text() == "1"
-    with pytest.raises(RuntimeError), staging_dir(out) as tmp:
+    with pytest.raises(RuntimeError), staging_dir(out, "select") as tmp:
         (tmp / "a").write_text("2")
         raise RuntimeError("boom")
     assert (out / "a").read_text() == "1"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
-    with staging_dir(out) as tmp:
+    with staging_dir(out, "select") as tmp:
         (tmp / "b").write_text("3")
-    assert [p.name for p in out.iterdir()] == ["b"]
+    assert sorted(p.name for p in out.iterdir()) == [".medmir-output.json", "b"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 

@@ -84,6 +84,7 @@ def build(
     workers: int | None = None,
     app: Path | None = None,
     log: Log = print,
+    force: bool = False,
 ) -> BuildResult:
     from medmir.data.nih import find_label_file
     from medmir.data.subset import select
@@ -101,7 +102,9 @@ def build(
     labels = labels or find_label_file(data)
 
     log(f"select: {data} with {labels}")
-    sel = select(data, labels, work / "selected", per_label=per_label, seed=seed, one_per_patient=one_per_patient)
+    sel = select(
+        data, labels, work / "selected", per_label=per_label, seed=seed, one_per_patient=one_per_patient, force=force
+    )
     log(sel.summary())
     log("process: thumbnails")
     proc = process_images(work / "selected" / "images", work / "thumbnails", workers=workers)
@@ -132,7 +135,7 @@ def build(
     if app is not None:
         from medmir.site import build_site
 
-        rep_site = build_site(out / "bundle", pack_dir, out / "site", app=app)
+        rep_site = build_site(out / "bundle", pack_dir, out / "site", app=app, force=force)
         site = rep_site.out
         log(f"site: {site} ({rep_site.total_bytes / 1e6:.1f} MB in all; a visit downloads only what it needs)")
     if pack.random_weights:

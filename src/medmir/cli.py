@@ -23,7 +23,9 @@ Handler = Callable[[argparse.Namespace], int]
 def _model_export(a: argparse.Namespace) -> int:
     from medmir.model.export import export_pack
 
-    m = export_pack(a.source, a.out, log=lambda s: err.print(f"[dim]medmir[/dim] {s}"), cache_dir=a.cache_dir)
+    m = export_pack(
+        a.source, a.out, log=lambda s: err.print(f"[dim]medmir[/dim] {s}"), cache_dir=a.cache_dir, force=a.force
+    )
     files = m["files"]
     err.print(
         f"text.int8.onnx {files['text.int8.onnx']['bytes'] / 1e6:.1f} MB, "
@@ -39,7 +41,7 @@ def _model_export(a: argparse.Namespace) -> int:
 def _model_init_random(a: argparse.Namespace) -> int:
     from medmir.model.checkpoint import init_random
 
-    info = init_random(a.config, a.out, size=a.size, seed=a.seed)
+    info = init_random(a.config, a.out, size=a.size, seed=a.seed, force=a.force)
     err.print(f"wrote {a.out}: {info['parameters']:,} parameters ({a.size}, seed {a.seed})")
     err.print("[bold red]random weights: results are meaningless[/bold red]")
     return 0
@@ -94,7 +96,9 @@ def _progress_enabled() -> bool:
 def _select(a: argparse.Namespace) -> int:
     from medmir.data.subset import select
 
-    rep = select(a.source, a.labels, a.out, per_label=a.per_label, seed=a.seed, one_per_patient=a.one_per_patient)
+    rep = select(
+        a.source, a.labels, a.out, per_label=a.per_label, seed=a.seed, one_per_patient=a.one_per_patient, force=a.force
+    )
     err.print(escape(rep.summary()), soft_wrap=True)
     _print_skipped(rep.skipped.items)
     return 0
@@ -128,6 +132,7 @@ def _index(a: argparse.Namespace) -> int:
         torch_dtype=a.dtype,
         preprocess_mode=a.preprocess,
         checkpoint=a.checkpoint,
+        force=a.force,
     )
     err.print(escape(rep.summary()))
     _print_skipped(rep.skipped.items)
@@ -203,7 +208,7 @@ def _evaluate(a: argparse.Namespace) -> int:
 def _site(a: argparse.Namespace) -> int:
     from medmir.site import build_site
 
-    rep = build_site(a.bundle, a.model, a.out, app=a.app)
+    rep = build_site(a.bundle, a.model, a.out, app=a.app, force=a.force)
     err.print(f"site: {escape(str(rep.out))} ({rep.files} files, {rep.total_bytes / 1e6:.1f} MB in all)")
     return 0
 
@@ -239,9 +244,16 @@ def _build(a: argparse.Namespace) -> int:
         workers=check_workers(a.workers),
         app=a.app,
         log=_log,
+        force=a.force,
     )
     err.print(f"bundle: {escape(str(res.bundle))}\nmodel pack: {escape(str(res.pack))}\nsite: {escape(str(res.site))}")
     return 0
+
+
+FORCE_HELP = (
+    "replace OUT even when it is not empty and not a previous output of this command "
+    "(never an input, the current folder, home or /)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
 
     ex = msub.add_parser("export", help="export a checkpoint to a model pack (ONNX FP32 + INT8, vocab, manifest)")
+    ex.add_argument("--force", action="store_true", help=FORCE_HELP)
     ex.add_argument(
         "--source",
         required=True,
@@ -271,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(fn=_model_export)
 
     ir = msub.add_parser("init-random", help="write a random-weight checkpoint in the Hugging Face layout")
+    ir.add_argument("--force", action="store_true", help=FORCE_HELP)
     ir.add_argument("--config", required=True, type=Path, help="folder with open_clip_config.json and tokenizer files")
     ir.add_argument("--out", required=True, type=Path)
     ir.add_argument("--size", choices=("full", "tiny"), default="full", help="full: real shapes; tiny: fast tests")
@@ -294,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     download_cli.register(dsub)
 
     se = sub.add_parser("select", help="balanced subset of NIH ChestX-ray14 (or your folder + CSV)")
+    se.add_argument("--force", action="store_true", help=FORCE_HELP)
     se.add_argument("--source", required=True, type=Path, help="folder with the images (flat or nested)")
     se.add_argument("--labels", required=True, type=Path, help="NIH Data_Entry_2017*.csv[.gz] or filename,labels CSV")
     se.add_argument("--out", required=True, type=Path)
@@ -307,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     process_cli.register(sub)
 
     ix = sub.add_parser("index", help="embed images and write a bundle")
+    ix.add_argument("--force", action="store_true", help=FORCE_HELP)
     ix.add_argument("--images", required=True, type=Path, help="the original images (embeddings come from these)")
     ix.add_argument("--labels", required=True, type=Path)
     ix.add_argument("--model", required=True, type=Path, help="model pack folder")
@@ -360,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     from medmir.site import WEB_DIST
 
     st = sub.add_parser("site", help="assemble the static site: web app + bundle + INT8 model files")
+    st.add_argument("--force", action="store_true", help=FORCE_HELP)
     st.add_argument("--bundle", required=True, type=Path)
     st.add_argument("--model", required=True, type=Path)
     st.add_argument("--out", required=True, type=Path)
@@ -373,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.set_defaults(fn=_serve)
 
     bu = sub.add_parser("build", help="select -> process -> index -> evaluate -> site in one command")
+    bu.add_argument("--force", action="store_true", help=FORCE_HELP)
     bu.add_argument("--data", default=None, help="NIH folder (default: $MEDMIR_DATA)")
     bu.add_argument("--model", default=None, help="model pack or 'random-biomedclip' (default: $MEDMIR_MODEL)")
     bu.add_argument("--out", type=Path, default=Path("build") / "demo")

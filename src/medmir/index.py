@@ -139,6 +139,7 @@ def build_index(
     preprocess_mode: str = "exact",
     checkpoint: Path | None = None,
     backend: Backend = "auto",
+    force: bool = False,
 ) -> IndexReport:
     """`device="cpu"` (default): the pack's ONNX vision model with onnxruntime. `device="cuda[:N]"`: the checkpoint
     the pack was exported from, in PyTorch (`medmir.embed_torch`); `backend="torch"` runs that on the CPU too.
@@ -217,7 +218,8 @@ def build_index(
 
     dim = pack.embed_dim
     kept: list[Record] = []
-    with staging_dir(out) as tmp, _progress(progress) as bar:
+    inputs = [images, labels, pack_dir, *([thumbnails] if thumbnails else [])]
+    with staging_dir(out, "index", inputs=inputs, force=force) as tmp, _progress(progress) as bar:
         (tmp / IMAGES).mkdir()
         task = bar.add_task("embedding images", total=len(present))
         t_embed = time.perf_counter()

@@ -40,7 +40,7 @@ class SiteReport:
     files: int
 
 
-def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST) -> SiteReport:
+def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST, force: bool = False) -> SiteReport:
     if not (app / "index.html").is_file():
         raise MedmirError(f"{app}: the web app is not built (run `npm --prefix web ci && npm --prefix web run build`)")
     verify_bundle(bundle)
@@ -50,7 +50,7 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST)
     info = read_info(bundle)
     if info["model"].get("manifest_sha256") != sha256_file(pack.dir / MANIFEST_FILE):
         raise MedmirError(f"{pack_dir}: not the pack {bundle} was indexed with (manifest sha256 differs)")
-    with staging_dir(out) as tmp:
+    with staging_dir(out, "site", inputs=[bundle, pack_dir, app], force=force) as tmp:
         shutil.copytree(app, tmp, dirs_exist_ok=True)
         data = tmp / "data"
         data.mkdir()
@@ -70,9 +70,8 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST)
         rels = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         shell = [r for r in rels if not r.startswith("data/images/") and not r.endswith(NOT_PRECACHED)]
         (tmp / "precache.json").write_text(json.dumps({"files": ["./", *shell]}, indent=1) + "\n", encoding="utf-8")
-        files = [p for p in tmp.rglob("*") if p.is_file()]
-        total = sum(p.stat().st_size for p in files)
-    return SiteReport(out=out, total_bytes=total, files=len(files))
+    files = [p for p in out.rglob("*") if p.is_file()]  # after the rename: the output marker counts too
+    return SiteReport(out=out, total_bytes=sum(p.stat().st_size for p in files), files=len(files))
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):

@@ -388,7 +388,7 @@ def _check_member(archive: Path, m: tarfile.TarInfo) -> PurePosixPath:
 def _extract(archive: Path, final: Path) -> None:
     """Unpack `archive` into `final` (regular files and folders only), all at once or not at all."""
     try:
-        with tarfile.open(archive, "r:gz") as tar, staging_dir(final) as tmp:
+        with tarfile.open(archive, "r:gz") as tar, staging_dir(final, "data download", inputs=[archive]) as tmp:
             root = tmp.resolve()
             for m in tar:
                 rel = _check_member(archive, m)

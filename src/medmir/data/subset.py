@@ -81,6 +81,7 @@ def select(
     per_label: int | None = None,
     seed: int = 42,
     one_per_patient: bool = False,
+    force: bool = False,
 ) -> SelectReport:
     """Read labels (NIH or generic), keep rows whose image is on disk, pick the subset, write it atomically.
 
@@ -104,7 +105,7 @@ def select(
         chosen = balanced_subset(pool, per_label, seed=seed, one_per_patient=one_per_patient)
     report.selected = chosen
     report.per_label = Counter(lab for r in chosen for lab in r.labels)
-    with staging_dir(out) as tmp:
+    with staging_dir(out, "select", inputs=[source, labels_csv], force=force) as tmp:
         (tmp / "images").mkdir()
         for r in chosen:
             _link_or_copy(on_disk[r.filename], tmp / "images" / r.filename)

@@ -164,7 +164,9 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def init_random(config_dir: Path, out: Path, *, size: str = "full", seed: int = 0) -> dict[str, Any]:
+def init_random(
+    config_dir: Path, out: Path, *, size: str = "full", seed: int = 0, force: bool = False
+) -> dict[str, Any]:
     """Write a random-weight checkpoint folder in exactly the Hugging Face layout of the real model.
 
     `size="full"` uses the config in `config_dir` (real shapes and compute); `size="tiny"` uses the tiny
@@ -185,7 +187,7 @@ def init_random(config_dir: Path, out: Path, *, size: str = "full", seed: int = 
     torch.manual_seed(seed)
     model = build_model(cfg, config_dir)
     n_params = count_parameters(model)
-    with staging_dir(out) as tmp:
+    with staging_dir(out, "model init-random", inputs=[config_dir], force=force) as tmp:
         torch.save(model.state_dict(), tmp / CHECKPOINT_FILE)
         cfg_json = cfg.as_open_clip_json()
         if size == "full":

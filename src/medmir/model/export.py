@@ -224,6 +224,7 @@ def export_pack(
     reduce_range: bool = False,
     weight_type: str = "uint8",
     cache_dir: Path | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Load a checkpoint with open_clip and write a complete, checked model pack to `out` (atomically)."""
     t0 = time.perf_counter()
@@ -241,7 +242,7 @@ def export_pack(
     tokenizer = WordPieceTokenizer(vocab, spec)
 
     timings: dict[str, float] = {}
-    with staging_dir(out) as tmp:
+    with staging_dir(out, "model export", inputs=[source.dir], force=force) as tmp:
         for name, fn in (
             ("text.onnx", lambda p: export_text_onnx(clip, p, vocab_rows=len(vocab), pad_id=tokenizer.pad_id)),
             ("vision.onnx", lambda p: export_vision_onnx(clip, p, image_size=cfg.image_size)),
