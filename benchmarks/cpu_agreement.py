@@ -7,7 +7,6 @@ Run: make cpu-agreement   (writes benchmarks/results/cpu_agreement.json and the 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import ROOT, machine, read_result, replace_block, write_result
+from benchmarks.report import ROOT, measure_and_render
 
 DOC = ROOT / "docs" / "QUANTIZATION.md"
 NIH = ROOT.parent / "shared" / "data" / "nih-sample" / "images"
@@ -167,14 +166,7 @@ def render(r: dict) -> str:
 
 
 def main() -> None:
-    if "--render-only" not in sys.argv:
-        r = measure()
-        r["measured_at"] = dt.date.today().isoformat()
-        r["machine"] = machine()
-        write_result("cpu_agreement", r)
-    r = read_result("cpu_agreement")
-    replace_block(DOC, "cpu-agreement", render(r))
-    print(render(r))
+    measure_and_render("cpu_agreement", DOC, "cpu-agreement", measure, render)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,12 @@ Run: make fidelity   (writes benchmarks/results/int8_fidelity.json and the table
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import ROOT, machine, read_result, replace_block, write_result
+from benchmarks.report import ROOT, measure_and_render
 
 PHRASES = ROOT / "tests" / "fixtures" / "clinical_phrases.txt"
 DOC = ROOT / "docs" / "QUANTIZATION.md"
@@ -56,15 +55,11 @@ def render(r: dict) -> str:
 def main() -> None:
     from medmir.model.fidelity import measure
 
-    if "--render-only" not in sys.argv:
+    def run() -> dict:
         phrases = [p for p in PHRASES.read_text(encoding="utf-8").splitlines() if p]
-        r = measure(phrases, variants=VARIANTS)
-        r["measured_at"] = dt.date.today().isoformat()
-        r["machine"] = machine()
-        write_result("int8_fidelity", r)
-    r = read_result("int8_fidelity")
-    replace_block(DOC, "int8-fidelity", render(r))
-    print(render(r))
+        return measure(phrases, variants=VARIANTS)
+
+    measure_and_render("int8_fidelity", DOC, "int8-fidelity", run, render)
 
 
 if __name__ == "__main__":

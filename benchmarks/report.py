@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import platform
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,20 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     atomic_write_json(path, data)
     return path
+
+
+def measure_and_render(
+    name: str, doc: Path, block: str, measure: Callable[[], dict[str, Any]], render: Callable[[dict], str]
+) -> None:
+    """A benchmark's main: measure (unless --render-only) into results/NAME.json, then render it into the doc."""
+    if "--render-only" not in sys.argv:
+        r = measure()
+        r["measured_at"] = dt.date.today().isoformat()
+        r["machine"] = machine()
+        write_result(name, r)
+    r = read_result(name)
+    replace_block(doc, block, render(r))
+    print(render(r))
 
 
 def read_result(name: str) -> dict[str, Any]:

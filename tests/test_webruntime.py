@@ -43,7 +43,8 @@ def test_web_and_native_int8_agree_to_int8_noise(tiny_pack: Path) -> None:
     assert np.array_equal(web, pack.encode_text(texts)), "the web runtime is deterministic"
     native = pack.encode_text(texts, runtime="native")
     assert np.sum(web * native, axis=1).min() >= 0.999
-    assert pack.text_runtime_label.startswith("onnxruntime-web ")
+    assert pack.text_runtime_label().startswith("onnxruntime-web ")
+    assert pack.text_runtime_label("fp32").endswith("(native)")
 
 
 def test_web_encoder_names_a_bad_model(tmp_path: Path) -> None:

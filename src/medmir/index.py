@@ -113,7 +113,7 @@ def fallback_results(pack: ModelPack, emb: np.ndarray, k: int = 10, precision: P
         )
     return {
         "text_model": precision,
-        "text_runtime": pack.text_runtime_label if precision == "int8" else "onnxruntime (native)",
+        "text_runtime": pack.text_runtime_label(precision),
         "padding": "none (real token count), as the browser",
         "k": k,
         "queries": rows,

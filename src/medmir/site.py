@@ -23,7 +23,7 @@ from medmir.bundle.read import read_info
 from medmir.bundle.verify import verify_bundle
 from medmir.errors import MedmirError
 from medmir.fsutil import sha256_file, staging_dir
-from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE
+from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, is_legacy_int8
 from medmir.model.pack import ModelPack
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -45,7 +45,7 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST,
         raise MedmirError(f"{app}: the web app is not built (run `npm --prefix web ci && npm --prefix web run build`)")
     verify_bundle(bundle)
     pack = ModelPack.open(pack_dir)
-    if pack.manifest["format_version"] == 1:
+    if is_legacy_int8(pack.manifest):
         raise MedmirError(f"{pack_dir}: {LEGACY_INT8}")
     info = read_info(bundle)
     if info["model"].get("manifest_sha256") != sha256_file(pack.dir / MANIFEST_FILE):

@@ -205,7 +205,7 @@ def evaluate(
                 else "FP32 text model (not what the browser runs)"
             ),
             "text_model": text_model,
-            "text_runtime": pack.text_runtime_label if text_model == "int8" else "onnxruntime (native)",
+            "text_runtime": pack.text_runtime_label(text_model),
             "padding": "none: real token count, one query per run (the browser's policy)",
             "image_embeddings": bundle.info.get("image_embeddings", {}),
             "model": model,

@@ -58,6 +58,11 @@ def tokenizer_manifest(tok: WordPieceTokenizer) -> dict[str, Any]:
     }
 
 
+def is_legacy_int8(manifest: dict[str, Any]) -> bool:
+    """A version-1 pack: int8 weights, CPU-dependent INT8 embeddings (see LEGACY_INT8)."""
+    return manifest.get("format_version") == 1
+
+
 def spec_from_manifest(tok: dict[str, Any], path: Path) -> TokenizerSpec:
     try:
         sp = tok["special_tokens"]

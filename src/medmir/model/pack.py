@@ -12,7 +12,14 @@ import numpy as np
 import onnxruntime as ort
 
 from medmir.errors import MedmirError
-from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, read_manifest, spec_from_manifest, verify_files
+from medmir.model.manifest import (
+    LEGACY_INT8,
+    MANIFEST_FILE,
+    is_legacy_int8,
+    read_manifest,
+    spec_from_manifest,
+    verify_files,
+)
 from medmir.model.quantize import integer_weight_types
 from medmir.model.tokenizer import WordPieceTokenizer, load_vocab
 from medmir.model.webruntime import WebEncoder, resolve_runtime, web_runtime_version
@@ -38,14 +45,13 @@ class ModelPack:
         manifest = read_manifest(pack_dir)
         if verify:
             verify_files(pack_dir, manifest)
-        if manifest["format_version"] == 1:
+        if is_legacy_int8(manifest):
             warnings.warn(f"{pack_dir}: {LEGACY_INT8}", stacklevel=2)
         return cls(pack_dir, manifest, text_runtime=resolve_runtime(text_runtime))
 
-    @property
-    def text_runtime_label(self) -> str:
-        """What embeds INT8 text queries, for the files that record results."""
-        if self.text_runtime == "web":
+    def text_runtime_label(self, precision: Precision = "int8") -> str:
+        """What embeds `precision` text queries (only INT8 runs on the web runtime), for files that record results."""
+        if precision == "int8" and self.text_runtime == "web":
             return f"onnxruntime-web {web_runtime_version()} (WASM, as the site)"
         return f"onnxruntime {ort.__version__} (native)"
 
@@ -90,14 +96,14 @@ class ModelPack:
         too_long = [len(r) for r in rows if not 0 < len(r) <= limit]
         if too_long:
             raise MedmirError(f"token rows must hold 1..{limit} ids, got a row of {too_long[0]}")
-        out = np.empty((len(rows), self.embed_dim), dtype=np.float32)
-        by_len: dict[object, list[int]] = {}
-        for i, r in enumerate(rows):
-            by_len.setdefault(len(r) if precision == "fp32" else i, []).append(i)
         if precision == "int8" and (runtime or self.text_runtime) == "web":
             if self._web_text is None:
                 self._web_text = WebEncoder(self.dir / self.manifest["models"]["text"]["int8"], self.embed_dim)
             return self._web_text.encode(rows)
+        out = np.empty((len(rows), self.embed_dim), dtype=np.float32)
+        by_len: dict[object, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_len.setdefault(len(r) if precision == "fp32" else i, []).append(i)
         sess = self.session("text", precision)
         for idx in by_len.values():
             batch = np.array([rows[i] for i in idx], dtype=np.int64)
@@ -213,7 +219,7 @@ def check_pack(pack_dir: Path, *, min_int8_cosine: float = 0.99) -> list[CheckRe
 
 def _kernel_check(pack: ModelPack) -> str:
     """INT8 packs must be U8U8 (uint8 weights): int8 weights give CPU-dependent embeddings (docs/QUANTIZATION.md)."""
-    if pack.manifest.get("format_version") == 1:
+    if is_legacy_int8(pack.manifest):
         raise MedmirError(f"{pack.dir}: {LEGACY_INT8}")
     kinds = {t: integer_weight_types(pack.dir / pack.manifest["models"][t]["int8"]) for t in ("text", "vision")}
     bad = [t for t, k in kinds.items() if k != {"uint8"}]
