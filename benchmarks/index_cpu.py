@@ -7,6 +7,7 @@ Run: make index-bench [N=100]   (writes benchmarks/results/index_cpu.json and th
 from __future__ import annotations
 
 import datetime as dt
+import os
 import resource
 import shutil
 import sys
@@ -24,13 +25,12 @@ PACK = ROOT / "build" / "demo" / "work" / "random-biomedclip" / "pack"
 
 
 def _decode_rate(paths: list[Path], spec: dict) -> float:
-    from concurrent.futures import ProcessPoolExecutor
-
-    from medmir.embed import _SPAWN, _prepare
+    from medmir.embed import prepare_image
+    from medmir.workers import spawn_pool
 
     t = time.perf_counter()
-    with ProcessPoolExecutor(mp_context=_SPAWN) as pool:
-        list(pool.map(_prepare, range(len(paths)), map(str, paths), [spec] * len(paths), [False] * len(paths),
+    with spawn_pool(os.cpu_count() or 1) as pool:
+        list(pool.map(prepare_image, range(len(paths)), map(str, paths), [spec] * len(paths), [False] * len(paths),
                       [False] * len(paths)))  # fmt: skip
     return len(paths) / (time.perf_counter() - t)
 

@@ -28,6 +28,11 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 HTML_NAME = "<img src=x onerror=alert(1)>.png"
 HTML_LABEL = "<script>alert(1)</script>"
+# more hostile names (checked by "hostile names: thumbnail URLs, long labels, bidi controls"): URL syntax in a
+# file name, a label with no break opportunity, and a right-to-left override that would show "gnp.exe" as "exe.png"
+URL_NAME = "scan #1?v=2&x=%41.png"
+LONG_LABEL = "Q" * 5000
+BIDI_NAME = "bidi\u202egnp.exe\u2066.png"
 
 
 def _free_port() -> int:
@@ -56,8 +61,14 @@ def e2e_bundle(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     select(NIH_SAMPLE / "images", NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz", sel, per_label=3, seed=5)
     # one image whose name and label are HTML: the site must show them as text
     shutil.copy(NIH_SAMPLE / "images" / "00000075_000.png", sel / "images" / HTML_NAME)
+    # images the selection does not hold (nor HTML_NAME's copy), so each one's own nearest image is itself
+    spare = sorted(set(os.listdir(NIH_SAMPLE / "images")) - set(os.listdir(sel / "images")) - {"00000075_000.png"})
+    for name, src in zip((URL_NAME, BIDI_NAME), spare[:2], strict=True):
+        shutil.copy(NIH_SAMPLE / "images" / src, sel / "images" / name)
     with (sel / "labels.csv").open("a", encoding="utf-8") as f:
         f.write(f'"{HTML_NAME}",{HTML_LABEL},{HTML_LABEL},x,,,\n')
+        f.write(f'"{URL_NAME}",{LONG_LABEL},{LONG_LABEL},y,,,\n')
+        f.write(f'"{BIDI_NAME}",Effusion,Effusion,z,,,\n')
     build_index(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8", progress=False)
     evaluate(root / "bundle", full_pack, n_boot=200, report=False)
     return root / "bundle"
@@ -90,6 +101,8 @@ def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> 
     text.write_text("not an image")
     huge = tmp_path / "huge.png"
     Image.fromarray(np.zeros((10_000, 10_000), dtype=np.uint8)).save(huge, optimize=False)
+    long = tmp_path / "long.png"  # ~100 bytes; used to hang the page for minutes in the model resize
+    Image.new("L", (40_000, 1)).save(long)
 
     main, url = _serve(site)
     bad1, url_t = _serve(tampered)
@@ -104,7 +117,14 @@ def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> 
         "E2E_IMAGE": str(NIH_SAMPLE / "images" / "00000284_000.png"),
         "E2E_SERVER_PID": str(main.pid),
         "E2E_BAD": json.dumps(
-            {"corrupt": str(corrupt), "text": str(text), "huge": str(huge), "tamperedUrl": url_t, "badSizeUrl": url_b}
+            {
+                "corrupt": str(corrupt),
+                "text": str(text),
+                "huge": str(huge),
+                "long": str(long),
+                "tamperedUrl": url_t,
+                "badSizeUrl": url_b,
+            }
         ),
     }
     if os.environ.get("MEDMIR_SCREENSHOTS"):

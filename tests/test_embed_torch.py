@@ -14,7 +14,7 @@ from conftest import NIH_SAMPLE
 from PIL import Image
 
 from medmir.bundle.verify import verify_bundle
-from medmir.embed import EmbeddingCache, embed_images
+from medmir.embed import embed_images
 from medmir.embed_torch import (
     ImageFiles,
     TorchEncoder,
@@ -24,9 +24,11 @@ from medmir.embed_torch import (
     pack_checkpoint,
     resolve_device,
 )
+from medmir.embedcache import EmbeddingCache
 from medmir.errors import MedmirError
 from medmir.images import load_image, preprocess_for_model
 from medmir.index import build_index
+from medmir.model.manifest import local_checkpoint, write_local_source
 from medmir.model.pack import ModelPack
 
 WORKERS = 2
@@ -172,11 +174,13 @@ def test_in_process_decoding(images: list[Path], encoder: TorchEncoder, onnx_fp3
 
 
 def test_checkpoint_must_be_the_packs(pack: ModelPack, tiny_checkpoint: Path, tmp_path: Path) -> None:
-    assert pack_checkpoint(pack) == Path(pack.manifest["model"]["source"])
+    assert pack_checkpoint(pack) == local_checkpoint(pack.dir) == tiny_checkpoint.resolve()
     assert pack_checkpoint(pack, tiny_checkpoint) == tiny_checkpoint
-    moved = ModelPack(pack.dir, {**pack.manifest, "model": {**pack.manifest["model"], "source": str(tmp_path / "x")}})
+    moved_pack = tmp_path / "moved-pack"
+    shutil.copytree(pack.dir, moved_pack)
+    write_local_source(moved_pack, tmp_path / "x")  # the checkpoint folder is gone since the export
     with pytest.raises(MedmirError, match="which is not there: pass --checkpoint"):
-        pack_checkpoint(moved)
+        pack_checkpoint(ModelPack.open(moved_pack))
     other = tmp_path / "other"
     shutil.copytree(tiny_checkpoint, other)
     with (other / "open_clip_pytorch_model.bin").open("ab") as f:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -12,13 +16,26 @@ from conftest import NIH_SAMPLE
 
 from medmir.bundle.format import normalize_query
 from medmir.bundle.verify import verify_bundle
+from medmir.cli import main
 from medmir.data.records import nih_label_names
 from medmir.errors import MedmirError
 from medmir.evaluate.hardcases import hard_cases
 from medmir.evaluate.image2image import image_to_image
 from medmir.evaluate.run import evaluate
-from medmir.evaluate.tiers import Query, build_tiers, eval_queries, related_labels, semantic_groups
+from medmir.evaluate.tiers import (
+    Query,
+    build_tiers,
+    eval_queries,
+    queries_for,
+    read_queries,
+    related_labels,
+    semantic_groups,
+)
 from medmir.index import build_index, fallback_queries
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB = ROOT / "web"
+FIXTURE_SCRIPT = ROOT / "scripts" / "make_metrics_fixture.py"
 
 
 def test_query_set_shape_and_disjoint_from_fallback() -> None:
@@ -167,7 +184,7 @@ def test_tampered_metrics_are_caught(evaluated: tuple[Path, dict], tmp_path: Pat
 
 def test_evaluate_refuses_another_pack_and_unlabelled_bundles(evaluated, full_pack, tiny_pack, tmp_path) -> None:
     bundle, _ = evaluated
-    with pytest.raises(MedmirError, match="not the pack this bundle was indexed with"):
+    with pytest.raises(MedmirError, match=r"not the pack .* was indexed with"):
         evaluate(bundle, full_pack, report=False)
     src = tmp_path / "imgs"
     src.mkdir()
@@ -177,3 +194,103 @@ def test_evaluate_refuses_another_pack_and_unlabelled_bundles(evaluated, full_pa
     build_index(src, tmp_path / "l.csv", tiny_pack, tmp_path / "b", progress=False, workers=1)
     with pytest.raises(MedmirError, match="carry no labels"):
         evaluate(tmp_path / "b", tiny_pack, report=False)
+
+
+# ------------------------------------------------------------------------------------ a user's own vocabulary
+
+
+def test_default_queries_follow_the_bundles_vocabulary() -> None:
+    nih = sorted({q.label for q in eval_queries()})
+    queries, templated = queries_for(nih)
+    assert queries == eval_queries() and templated == []
+    # one curated label present: curated queries stay, the other label is queried from the templates
+    queries, templated = queries_for(["Effusion", "Rib_Fracture"])
+    assert templated == ["Rib_Fracture"]
+    assert [q.text for q in queries if q.label == "Rib_Fracture"] == ["rib fracture", "an image showing rib fracture"]
+    assert queries[: len(eval_queries())] == eval_queries()
+    # no curated label: templates only, no NIH query that could only miss
+    queries, templated = queries_for(["tumor", "Normal"])
+    assert templated == ["Normal", "tumor"] and {q.label for q in queries} == {"Normal", "tumor"}
+
+
+def test_query_file_errors_name_the_line(tmp_path: Path) -> None:
+    f = tmp_path / "q.csv"
+    f.write_text("text,label\nrib fracture,Fracture\n,Fracture\n")
+    with pytest.raises(MedmirError, match=r"q\.csv line 3: needs a non-empty text and label"):
+        read_queries(f)
+    f.write_text("query,label\nrib fracture,Fracture\n")
+    with pytest.raises(MedmirError, match=r"q\.csv: line 1 must be a header with `text` and `label`"):
+        read_queries(f)
+    f.write_text("text,label\n")
+    with pytest.raises(MedmirError, match=r"q\.csv: no queries"):
+        read_queries(f)
+    j = tmp_path / "q.json"
+    j.write_text('{"queries": [{"text": "a", "label": "A"}, {"text": "b"}]}')
+    with pytest.raises(MedmirError, match=r"q\.json query 2: needs a non-empty text and label"):
+        read_queries(j)
+
+
+def test_evaluate_a_users_own_labels(tiny_pack: Path, tmp_path: Path) -> None:
+    """Labels NIH does not have get template queries; `--queries FILE` replaces the set; the CLI takes both."""
+    src = tmp_path / "imgs"
+    src.mkdir()
+    names = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:12]
+    for name in names:
+        shutil.copy(NIH_SAMPLE / "images" / name, src / name)
+    labels = ["Rib_Fracture" if i % 3 == 0 else "Normal" for i in range(len(names))]
+    rows = "".join(f"{n},{lab}\n" for n, lab in zip(names, labels, strict=True))
+    (tmp_path / "l.csv").write_text("filename,labels\n" + rows)
+    build_index(src, tmp_path / "l.csv", tiny_pack, tmp_path / "b", progress=False, workers=1)
+    m = evaluate(tmp_path / "b", tiny_pack, n_boot=50, report=False)
+    assert m["queries"]["source"] == "built-in"
+    assert m["queries"]["labels_from_templates"] == ["Normal", "Rib_Fracture"]
+    assert {r["query"] for r in m["per_query"]} == {"normal", "an image showing normal", "rib fracture",
+                                                    "an image showing rib fracture"}  # fmt: skip
+    assert m["tiers"]["strict"]["queries"] == 4
+    verify_bundle(tmp_path / "b")
+
+    (tmp_path / "q.csv").write_text("text,label\nfractured rib,Rib_Fracture\n")
+    code = main(["evaluate", "--bundle", str(tmp_path / "b"), "--model", str(tiny_pack), "--bootstrap", "20",
+                 "--queries", str(tmp_path / "q.csv")])  # fmt: skip
+    assert code == 0
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert m["queries"]["source"] == "q.csv" and m["queries"]["labels_from_templates"] == []
+    assert [r["query"] for r in m["per_query"] if r["tier"] == "strict"] == ["fractured rib"]
+
+
+# ------------------------------------------------------------------------------ the web pages render this output
+
+
+def _load_fixture_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_metrics_fixture", FIXTURE_SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_web_fixtures_have_the_format_python_writes(evaluated: tuple[Path, dict]) -> None:
+    bundle, _ = evaluated
+    script = _load_fixture_script()
+    for name in script.FILES:
+        fresh = script.structure(json.loads((bundle / name).read_text()))
+        committed = script.structure(json.loads((WEB / "test" / "fixtures" / name).read_text()))
+        assert committed == fresh, (
+            f"web/test/fixtures/{name} no longer has the format `medmir evaluate` writes "
+            f"(only in the fixture: {sorted(committed - fresh)[:5]}, "
+            f"only in Python's: {sorted(fresh - committed)[:5]}); "
+            f"run `.venv/bin/python {FIXTURE_SCRIPT.relative_to(ROOT)} BUNDLE` on an evaluated bundle"
+        )
+
+
+def test_web_pages_render_a_fresh_evaluation(evaluated: tuple[Path, dict], tmp_path: Path) -> None:
+    """The metricsView suite's whole-bundle checks run here, on this evaluation: never skipped under make test."""
+    bundle, _ = evaluated
+    report = tmp_path / "vitest.json"
+    env = {**os.environ, "MEDMIR_METRICS_BUNDLE": str(bundle)}
+    cmd = ["npx", "vitest", "run", "test/metricsView.test.ts", "--reporter=json", f"--outputFile={report}"]
+    done = subprocess.run(cmd, cwd=WEB, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(report.read_text())["testResults"][0]["assertionResults"]
+    whole = [r for r in results if r["ancestorTitles"][0].startswith("pages on a whole evaluated bundle")]
+    assert [r["status"] for r in whole] == ["passed", "passed"], whole

@@ -14,6 +14,7 @@ import torch
 
 from medmir.errors import MedmirError
 from medmir.model.checkpoint import load_clip, resolve_source
+from medmir.model.manifest import local_checkpoint
 from medmir.model.pack import ModelPack, check_pack
 
 TEXTS = [
@@ -66,9 +67,12 @@ def test_vision_parity_tiny(tiny_checkpoint: Path, tiny_pack: Path) -> None:
     assert_vision_parity(tiny_checkpoint, tiny_pack)
 
 
-def test_manifest_records_everything(tiny_pack: Path) -> None:
+def test_manifest_records_everything(tiny_pack: Path, tiny_checkpoint: Path) -> None:
     m = json.loads((tiny_pack / "manifest.json").read_text())
     assert m["model"]["random_weights"] is True
+    # the manifest is published with every site: the folder's name only; its path stays beside it, unlisted
+    assert m["model"]["source"] == "local:tiny" and str(tiny_checkpoint.parent) not in json.dumps(m)
+    assert local_checkpoint(tiny_pack) == tiny_checkpoint.resolve() and "local_source.json" not in m["files"]
     assert m["model"]["context_length"] == 256 and m["model"]["vocab_rows"] == 28895
     tok = m["tokenizer"]
     assert tok["lowercase"] and tok["strip_accents"] and tok["max_chars_per_word"] == 100

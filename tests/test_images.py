@@ -5,25 +5,33 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import shutil
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import open_clip
 import pytest
 from conftest import BIOMEDCLIP, NIH_SAMPLE
 from PIL import Image
 
 from medmir.errors import MedmirError
 from medmir.images import (
+    MAX_ASPECT,
+    MAX_PIXELS,
+    MAX_SIDE,
     ImageReadError,
     encode_webp,
     load_image,
     make_thumbnail,
     preprocess_batch,
     preprocess_for_model,
+    size_problem,
     to_rgb8,
 )
 
@@ -222,8 +230,11 @@ def test_directory_and_missing_file(tmp_path: Path) -> None:
 def test_decompression_bomb_guard(tmp_path: Path, side: int) -> None:
     p = tmp_path / "bomb.png"
     p.write_bytes(_fake_png(side, side))
-    with pytest.raises(ImageReadError, match="image too large"):
+    with pytest.raises(ImageReadError, match="image too large") as ei:
         load_image(p)
+    # one limit in the message, ours: not Pillow's "exceeds limit of 800000000" nor a pixel cap it never applies
+    assert "each side may be at most 20,000 pixels" in ei.value.reason
+    assert "limit" not in ei.value.reason and "800" not in ei.value.reason and "400,000,000" not in ei.value.reason
 
 
 def test_large_radiograph_size_is_allowed(tmp_path: Path) -> None:
@@ -232,6 +243,102 @@ def test_large_radiograph_size_is_allowed(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError) as ei:  # refused for its missing pixel data, not for its size
         load_image(p)
     assert "too large" not in ei.value.reason
+
+
+# ---------------------------------------------------------------- size rule (the browser applies the same one)
+
+
+def _gray_png(path: Path, w: int, h: int) -> Path:
+    Image.new("L", (w, h), 128).save(path)
+    return path
+
+
+def test_size_rule_constants_are_the_shared_resource() -> None:
+    from importlib import resources
+
+    limits = json.loads(resources.files("medmir.resources").joinpath("image_limits.json").read_text())
+    assert (limits["max_side"], limits["max_aspect"], limits["max_side"] ** 2) == (MAX_SIDE, MAX_ASPECT, MAX_PIXELS)
+    assert (MAX_SIDE, MAX_ASPECT) == (20_000, 20)  # docs/FORMAT.md states these numbers
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "reason"),
+    [
+        (1_000_000, 1, r"image too large: 1000000x1; each side may be at most 20,000 pixels"),
+        (40_000, 2, r"image too large: 40000x2; each side"),
+        (4_000, 2, r"image too elongated: 4000x2; the longer side may be at most 20 times the shorter"),
+        (2, 4_000, r"image too elongated: 2x4000"),
+        (401, 20, r"image too elongated: 401x20"),
+        (20, 401, r"image too elongated: 20x401"),
+    ],
+)
+def test_tiny_files_with_huge_or_elongated_sizes_are_refused(tmp_path: Path, w: int, h: int, reason: str) -> None:
+    # a few hundred bytes each: these used to decode and then reach a model resize of up to 150 GB
+    p = _gray_png(tmp_path / f"img_{w}x{h}.png", w, h)
+    assert p.stat().st_size < 2_000
+    with pytest.raises(ImageReadError, match=reason) as ei:
+        load_image(p)
+    assert str(ei.value).startswith(str(p))
+    assert size_problem(w, h) == ei.value.reason
+
+
+@pytest.mark.parametrize(("w", "h"), [(1024, 1024), (2500, 2048), (400, 20), (20, 400), (1, 1), (20, 1)])
+def test_normal_and_boundary_sizes_are_accepted(tmp_path: Path, w: int, h: int) -> None:
+    img = load_image(_gray_png(tmp_path / "ok.png", w, h))
+    assert img.size == (w, h) and size_problem(w, h) is None
+    x = preprocess_for_model(img, SPEC)
+    assert x.shape == (3, 224, 224) and np.isfinite(x).all()
+    assert max(make_thumbnail(img).size) == min(256, max(w, h))
+
+
+def test_size_rule_edges() -> None:
+    assert size_problem(MAX_SIDE, MAX_SIDE) is None
+    assert size_problem(MAX_SIDE, MAX_SIDE // MAX_ASPECT) is None
+    assert "too elongated" in (size_problem(MAX_SIDE, MAX_SIDE // MAX_ASPECT - 1) or "")
+    assert "too large" in (size_problem(MAX_SIDE + 1, MAX_SIDE) or "")
+    assert "no pixels" in (size_problem(0, 5) or "")
+
+
+def test_preprocess_refuses_elongated_images_it_is_given() -> None:
+    # callers that skip load_image must not reach the S x 224,000 resize either
+    with pytest.raises(ImageReadError, match="too elongated: 4000x2"):
+        preprocess_for_model(Image.new("RGB", (4000, 2)), SPEC)
+
+
+def test_index_skips_and_search_refuses_oversized_images(tiny_pack: Path, tmp_path: Path) -> None:
+    from medmir.bundle.read import Bundle
+    from medmir.index import build_index
+    from medmir.process import process_images
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    shutil.copy(IMAGES / "00000075_000.png", src / "normal.png")  # an NIH radiograph, 1024 x 1024
+    _gray_png(src / "long.png", 1_000_000, 1)
+    _gray_png(src / "wide.png", 40_000, 2)
+    _gray_png(src / "thin.png", 4_000, 2)
+    bad = {"long.png": "image too large: 1000000x1", "wide.png": "image too large: 40000x2",
+           "thin.png": "image too elongated: 4000x2"}  # fmt: skip
+
+    rep = process_images(src, tmp_path / "thumbs", workers=1, progress=False)
+    assert rep.processed == 1 and sorted(p.name for p in (tmp_path / "thumbs").iterdir()) == ["normal.webp"]
+    assert {p.name: why.split(";")[0] for p, why in rep.skipped} == bad
+
+    labels = tmp_path / "l.csv"
+    labels.write_text("filename,labels\n" + "".join(f"{n},X\n" for n in ["normal.png", *bad]), encoding="utf-8")
+    out = tmp_path / "bundle"
+    irep = build_index(src, labels, tiny_pack, out, progress=False, workers=1)
+    assert irep.count == 1 and [m["filename"] for m in Bundle.open(out).metadata] == ["normal.png"]
+    skipped = {Path(what).name: why for what, why in irep.skipped.items}
+    assert set(skipped) == set(bad) and all(bad[n] in skipped[n] for n in bad)
+
+    for name, reason in bad.items():
+        proc = subprocess.run(
+            [sys.executable, "-m", "medmir.cli", "search", "--image", str(src / name), "--bundle", str(out),
+             "--model", str(tiny_pack), "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode != 0 and proc.stdout == ""
+        assert name in proc.stderr and reason in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_image_read_error_pickles() -> None:
@@ -245,7 +352,6 @@ def test_image_read_error_pickles() -> None:
 
 @pytest.fixture(scope="module")
 def open_clip_transform() -> Transform:
-    open_clip = pytest.importorskip("open_clip")
     return open_clip.image_transform(224, is_train=False, mean=SPEC["mean"], std=SPEC["std"])
 
 

@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pytest
+import pytrec_eval
 
 from medmir.errors import MedmirError
 from medmir.evaluate import metrics as metrics_module
-from medmir.evaluate.baselines import expected_random, simulated_random, simulated_random_stats
+from medmir.evaluate.baselines import expected_random, simulated_random_stats
 from medmir.evaluate.metrics import (
     KS,
     METRIC_DOCS,
@@ -262,7 +263,6 @@ def test_matches_trec_eval() -> None:
     # - trec_eval breaks score ties by document name, not input order, so scores here are continuous and tie-free.
     # - P_k divides by k even when fewer than k documents exist, as ours; success_k is our hit@k.
     # - map_cut_k divides by R where our map@k divides by min(R, k): compared as map_cut_k = map@k * min(R, k) / R.
-    pytrec_eval = pytest.importorskip("pytrec_eval")
     rng = np.random.default_rng(7)
     ks = (1, 5, 10, 20)
     cut = ",".join(map(str, ks))
@@ -329,7 +329,19 @@ def test_expected_random_matches_simulation(n: int, rs: list[int]) -> None:
         # 4 standard errors, plus a floor of 3/shuffles: an event rarer than that (hit@10 misses when R = N/2) may
         # never occur in the sample, which then reports a standard error of 0
         assert np.all(np.abs(means[name] - exact[name]) <= 4 * stderr[name] + 3 / 2000), name
-    assert simulated_random(relevance, BASELINE_KS, shuffles=2000, seed=3)["ap"].tolist() == means["ap"].tolist()
+
+
+def test_simulated_random_degenerate_values() -> None:
+    # Every ranking of 1 relevant image among 1, or of none, scores the same: the mean is exact, the error 0.
+    means, stderr = simulated_random_stats(np.array([[True], [False]]), (1,), shuffles=5, seed=0)
+    assert means["ap"].tolist() == [1.0, 0.0]
+    assert means["mrr"].tolist() == [1.0, 0.0]
+    assert stderr["ap"].tolist() == [0.0, 0.0]
+    # 1 relevant among 2: rank 1 or 2, so each shuffle's RR is 1 or 1/2 and the mean lies strictly between
+    means, _ = simulated_random_stats(np.array([[True, False]]), (1,), shuffles=200, seed=1)
+    assert 0.5 < means["mrr"][0] < 1.0
+    hits = means["hit@1"][0] * 200  # hit@1 counts the shuffles that put the relevant image first
+    assert 0 < hits < 200 and hits == pytest.approx(round(hits))
 
 
 def test_expected_random_closed_forms() -> None:

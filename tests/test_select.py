@@ -13,12 +13,13 @@ from conftest import NIH_SAMPLE
 
 from medmir.data.generic import read_labels
 from medmir.data.nih import find_label_file, index_images, read_nih_labels
-from medmir.data.records import Record, nih_label_names, parse_age
+from medmir.data.records import Record, Skipped, nih_label_names, parse_age
 from medmir.data.subset import balanced_subset, select
 from medmir.errors import MedmirError
 
 LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 IMAGES = NIH_SAMPLE / "images"
+NIH_HEADER = "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position\n"
 
 
 def test_reads_the_full_nih_label_file() -> None:
@@ -142,14 +143,44 @@ def test_duplicate_names_in_nested_folders(tmp_path: Path) -> None:
 def test_unknown_nih_label_is_skipped_and_reported(tmp_path: Path) -> None:
     p = tmp_path / "Data_Entry_2017.csv"
     p.write_text(
-        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position\n"
-        "00000075_000.png,Effusion|Alien,0,75,058Y,M,PA\n00000284_000.png,Hernia,0,284,61,F,PA\n",
+        NIH_HEADER + "00000075_000.png,Effusion|Alien,0,75,058Y,M,PA\n00000284_000.png,Hernia,0,284,61,F,PA\n",
         encoding="utf-8",
     )
-    from medmir.data.records import Skipped
-
     sk = Skipped()
     recs = read_nih_labels(p, sk)
     assert [r.filename for r in recs] == ["00000284_000.png"]
     assert "unknown NIH label(s) Alien" in sk.items[0][1]
     assert parse_age("058Y") == 58 and parse_age("") is None and parse_age("0") == 0
+
+
+def test_label_files_that_would_lose_rows_name_the_file_and_line(tmp_path: Path) -> None:
+    names = sorted(p.name for p in IMAGES.iterdir())[:3]
+    cases = {
+        "filename,labels\n": r"labels\.csv: only a header line, no rows",
+        "filename,labels\r\n\r\n": r"labels\.csv: only a header line, no rows",
+        NIH_HEADER: r"labels\.csv: only a header line, no rows",
+        "": r"labels\.csv: empty file, no header line",
+        f'filename,labels\n{names[0]},A\n{names[1]},"B\n{names[2]},C\n': r"labels\.csv line 3: unbalanced quote",
+        f'filename,labels\n{names[0]},A\n\n"{names[1]}"x,B\n': r"labels\.csv line 4: text after a closing quote",
+    }
+    p = tmp_path / "labels.csv"
+    for text, message in cases.items():
+        p.write_text(text, encoding="utf-8")
+        with pytest.raises(MedmirError, match=message):
+            select(IMAGES, p, tmp_path / "o")
+        with pytest.raises(MedmirError, match=message):
+            read_labels(p)  # what `medmir index` reads
+    assert not (tmp_path / "o").exists()
+    # a stray quote in a huge file overflows csv's field limit instead: still named as a quote problem
+    p.write_text(f'filename,labels\n{names[0]},"A\n' + f"{names[1]},B\n" * 20_000, encoding="utf-8")
+    with pytest.raises(MedmirError, match=r"labels\.csv line 2: a field longer than .* an unbalanced quote\?"):
+        read_labels(p)
+
+
+def test_skipped_rows_carry_their_real_line_numbers(tmp_path: Path) -> None:
+    p = tmp_path / "labels.csv"
+    p.write_text('filename,labels\n\na.png,"two\nlines"\n\n../b.png,X\nc.png\n', encoding="utf-8")
+    sk = Skipped()
+    recs = read_labels(p, sk)
+    assert [(r.filename, r.labels) for r in recs] == [("a.png", ("two\nlines",)), ("c.png", ())]
+    assert [what for what, _ in sk.items] == ["labels.csv line 6 ('../b.png')"]

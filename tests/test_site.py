@@ -7,14 +7,16 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
-from conftest import NIH_SAMPLE
+from conftest import BIOMEDCLIP, NIH_SAMPLE
 
 from medmir.errors import MedmirError
 from medmir.index import build_index
-from medmir.site import build_site, make_server
+from medmir.model.manifest import local_checkpoint
+from medmir.site import WEB_DIST, build_site, make_server
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +77,57 @@ def test_site_refusals(small_bundle: Path, tiny_pack: Path, full_pack: Path, app
     with pytest.raises(MedmirError, match=r"embeddings\.bin"):
         build_site(bad, tiny_pack, tmp_path / "s3", app=app)
     assert not (tmp_path / "s3").exists()
+
+
+def test_site_publishes_no_local_path(app: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Export from a folder under a unique marker, index, evaluate, assemble: no byte of the site names the path."""
+    from medmir.evaluate.run import evaluate
+    from medmir.model.checkpoint import init_random
+    from medmir.model.export import export_pack
+
+    marker = f"PRIVATE-{uuid.uuid4().hex}"
+    root = tmp_path_factory.mktemp(marker)
+    ckpt = root / "home" / "someone" / "biomedclip-finetuned"
+    init_random(BIOMEDCLIP, ckpt, size="tiny", seed=3)
+    export_pack(str(ckpt), root / "pack", log=lambda s: None)
+    manifest = json.loads((root / "pack" / "manifest.json").read_text())
+    assert manifest["model"]["source"] == "local:biomedclip-finetuned"
+    assert local_checkpoint(root / "pack") == ckpt.resolve()  # this machine still knows where the weights are
+    (root / "imgs").mkdir()
+    names = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:6]
+    for n in names:
+        shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
+    (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},{('Effusion', 'Nodule')[i % 2]}\n"
+                                                             for i, n in enumerate(names)))  # fmt: skip
+    build_index(root / "imgs", root / "l.csv", root / "pack", root / "bundle", progress=False, workers=1)
+    evaluate(root / "bundle", root / "pack", root / "report", n_boot=20, shuffles=5)
+    web = WEB_DIST if (WEB_DIST / "index.html").is_file() else app  # the real app when it is built
+    site = build_site(root / "bundle", root / "pack", root / "site", app=web).out
+    written = [p for p in [*site.rglob("*"), *(root / "report").rglob("*")] if p.is_file()]
+    assert {"data/index_info.json", "data/metrics.json", "model/manifest.json"} <= {
+        p.relative_to(site).as_posix() for p in written if p.is_relative_to(site)
+    }
+    for p in written:
+        data = p.read_bytes()
+        assert marker.encode() not in data and str(root).encode() not in data, p
+
+
+def test_site_refuses_a_pack_that_names_a_local_path(tiny_pack: Path, app: Path, tmp_path: Path) -> None:
+    """Packs exported before sources were made public: their manifest, published as is, would leak the path."""
+    old = tmp_path / "old-pack"
+    shutil.copytree(tiny_pack, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["model"]["source"] = "/home/someone/models/biomedclip"
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    src = tmp_path / "imgs"
+    src.mkdir()
+    name = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[0]
+    shutil.copy(NIH_SAMPLE / "images" / name, src / name)
+    (tmp_path / "l.csv").write_text(f"filename,labels\n{name},Effusion\n")
+    build_index(src, tmp_path / "l.csv", old, tmp_path / "bundle", progress=False, workers=1)
+    with pytest.raises(MedmirError, match=r"records the local path '/home/someone/models/biomedclip'.*export"):
+        build_site(tmp_path / "bundle", old, tmp_path / "site", app=app)
+    assert not (tmp_path / "site").exists()
 
 
 def test_serve_headers_and_mime(small_bundle: Path, tiny_pack: Path, app: Path, tmp_path: Path) -> None:

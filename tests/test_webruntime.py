@@ -66,3 +66,11 @@ def test_cli_flag_selects_the_runtime(tiny_pack: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "browser vs native" not in out.stdout  # only compared when the web runtime is in use
+
+
+def test_a_pack_given_by_a_relative_path(tiny_pack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node runs in web/: a pack path relative to the user's folder must still reach it."""
+    monkeypatch.chdir(tiny_pack.parent)
+    relative = Path(tiny_pack.name)
+    web = ModelPack.open(relative, text_runtime="web").encode_text(["effusion"])
+    assert np.array_equal(web, ModelPack.open(tiny_pack, text_runtime="web").encode_text(["effusion"]))

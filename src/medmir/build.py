@@ -50,15 +50,12 @@ def resolve_inputs(data: str | None, model: str | None) -> tuple[Path, str]:
 
 def random_pack(work: Path, config: Path, log: Log) -> Path:
     """A random-weight BiomedCLIP pack (real shapes), built once under `work` and reused while it checks out."""
-    from medmir.model.manifest import read_manifest, verify_files
+    from medmir.model.manifest import reusable
 
     pack = work / RANDOM_MODEL / "pack"
-    try:
-        verify_files(pack, read_manifest(pack))
+    if reusable(pack):
         log(f"reusing {pack}")
         return pack
-    except MedmirError:
-        pass
     from medmir.model.checkpoint import init_random
     from medmir.model.export import export_pack
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +19,24 @@ from medmir.model.webruntime import RUNTIME_ENV, RUNTIMES
 
 err = Console(stderr=True, highlight=False)
 Handler = Callable[[argparse.Namespace], int]
+
+
+def count(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
+    """The argparse type of every whole-number option: a bad value is a usage error naming the option (exit 2),
+    never a traceback or a silently empty result (--neighbors 0) deep inside a stage."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if maximum is not None and not minimum <= n <= maximum:
+            raise argparse.ArgumentTypeError(f"must be from {minimum} to {maximum}, got {n}")
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
+        return n
+
+    return parse
 
 
 def _model_export(a: argparse.Namespace) -> int:
@@ -145,7 +164,7 @@ def _index(a: argparse.Namespace) -> int:
 
 def _search(a: argparse.Namespace) -> int:
     from medmir.bundle.read import Bundle
-    from medmir.model.pack import ModelPack
+    from medmir.model.pack import ModelPack, indexed_with
     from medmir.search import search_image, search_text
 
     if (a.text is None) == (a.image is None):
@@ -158,10 +177,16 @@ def _search(a: argparse.Namespace) -> int:
         vec = query_embedding(pack, a.text, a.image, a.precision)
         sys.stdout.write(json.dumps([round(float(v), 7) for v in vec]) + "\n")
         return 0
+    if a.allow_other_model and not indexed_with(pack, bundle.info):
+        err.print(
+            f"[bold red]WARNING: {escape(str(a.model))} is not the pack {escape(str(a.bundle))} was indexed with: "
+            "queries and images are embedded by different models, so these scores and ranks mean nothing[/bold red]",
+            soft_wrap=True,
+        )
     if a.image is not None:
-        hits = search_image(bundle, pack, a.image, a.k, a.precision)
+        hits = search_image(bundle, pack, a.image, a.k, a.precision, allow_other_model=a.allow_other_model)
     else:
-        hits = search_text(bundle, pack, a.text, a.k, a.precision)
+        hits = search_text(bundle, pack, a.text, a.k, a.precision, allow_other_model=a.allow_other_model)
     if a.json:
         sys.stdout.write(json.dumps([h.as_json() for h in hits], ensure_ascii=False) + "\n")
         return 0
@@ -187,7 +212,9 @@ def _verify(a: argparse.Namespace) -> int:
 def _evaluate(a: argparse.Namespace) -> int:
     from medmir.evaluate.run import evaluate
 
-    m = evaluate(a.bundle, a.model, a.out, text_model=a.text_model, n_boot=a.bootstrap, seed=a.seed)
+    m = evaluate(
+        a.bundle, a.model, a.out, text_model=a.text_model, n_boot=a.bootstrap, seed=a.seed, queries_file=a.queries
+    )
     ev = m["evaluated"]
     err.print(f"evaluated {escape(ev['what'])}; {ev['bundle_images']} images, {m['queries']['count']} queries")
     for tier, t in m["tiers"].items():
@@ -197,6 +224,9 @@ def _evaluate(a: argparse.Namespace) -> int:
             f"mAP@10 {f['map@10']['value']:.3f} (chance {f['map@10']['chance']:.3f})  "
             f"MRR {f['mrr']['value']:.3f} (chance {f['mrr']['chance']:.3f})"
         )
+    if m["queries"]["labels_from_templates"]:
+        templated = ", ".join(m["queries"]["labels_from_templates"])
+        err.print(f"queried from templates (no curated phrasings): {escape(templated)}")
     if m["queries"]["labels_without_images"]:
         err.print(f"labels without images: {escape(', '.join(m['queries']['labels_without_images']))}")
     err.print(f"wrote metrics.json and hard_cases.json in {escape(str(a.bundle))}")
@@ -214,10 +244,19 @@ def _site(a: argparse.Namespace) -> int:
 
 
 def _serve(a: argparse.Namespace) -> int:
+    import ipaddress
+
     from medmir.site import make_server
 
     server = make_server(a.site, a.host, a.port)
     host, port = server.server_address[:2]
+    if not ipaddress.ip_address(host).is_loopback:  # the bound address: "localhost" resolves to loopback here
+        err.print(
+            f"[bold red]WARNING[/bold red] --host {escape(a.host)} is not a loopback address: the site becomes "
+            f"reachable from the network, to anyone who can reach this machine on port {port}; "
+            "--host 127.0.0.1 keeps it on this machine",
+            soft_wrap=True,
+        )
     err.print(f"serving {escape(str(a.site))} at http://{host}:{port}/ (Ctrl+C stops)")
     try:
         server.serve_forever()
@@ -288,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     ir.add_argument("--config", required=True, type=Path, help="folder with open_clip_config.json and tokenizer files")
     ir.add_argument("--out", required=True, type=Path)
     ir.add_argument("--size", choices=("full", "tiny"), default="full", help="full: real shapes; tiny: fast tests")
-    ir.add_argument("--seed", type=int, default=0)
+    ir.add_argument("--seed", type=count(0), default=0)
     ir.set_defaults(fn=_model_init_random)
 
     ck = msub.add_parser("check", help="re-verify a model pack (checksums, IO, norms, FP32 vs INT8)")
@@ -312,8 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--source", required=True, type=Path, help="folder with the images (flat or nested)")
     se.add_argument("--labels", required=True, type=Path, help="NIH Data_Entry_2017*.csv[.gz] or filename,labels CSV")
     se.add_argument("--out", required=True, type=Path)
-    se.add_argument("--per-label", type=int, default=None, help="up to N images per label (default: all images)")
-    se.add_argument("--seed", type=int, default=42)
+    se.add_argument("--per-label", type=count(), default=None, help="up to N images per label (default: all images)")
+    se.add_argument("--seed", type=count(0), default=42)
     se.add_argument("--one-per-patient", action="store_true")
     se.set_defaults(fn=_select)
 
@@ -327,11 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument("--labels", required=True, type=Path)
     ix.add_argument("--model", required=True, type=Path, help="model pack folder")
     ix.add_argument("--out", required=True, type=Path, help="bundle folder (replaced atomically)")
-    ix.add_argument("--neighbors", type=int, default=10)
+    ix.add_argument("--neighbors", type=count(), default=10, help="similar images stored per image")
     ix.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="vision model used for the index")
     ix.add_argument("--thumbnails", type=Path, default=None, help="`medmir process` output to reuse")
     ix.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "medmir" / "embeddings")
-    ix.add_argument("--batch-size", type=int, default=None, help="default: 16 (onnxruntime), 256 (cuda)")
+    ix.add_argument("--batch-size", type=count(), default=None, help="default: 16 (onnxruntime), 256 (cuda)")
     ix.add_argument("--device", default="cpu", help="cpu (onnxruntime, the pack's ONNX model) or cuda[:N] (PyTorch)")
     ix.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16", help="with --device cuda")
     ix.add_argument(
@@ -343,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     ix.add_argument(
         "--checkpoint", type=Path, default=None, help="with cuda: the checkpoint the pack was exported from"
     )
-    ix.add_argument("--workers", type=int, default=None)
+    ix.add_argument("--workers", type=count(), default=None)
     ix.add_argument("--strict", action="store_true", help="stop at the first unreadable or missing image")
     ix.set_defaults(fn=_index)
 
@@ -352,11 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--image", type=Path, default=None)
     sr.add_argument("--bundle", required=True, type=Path)
     sr.add_argument("--model", required=True, type=Path)
-    sr.add_argument("--k", type=int, default=10)
+    sr.add_argument("--k", type=count(), default=10)
     sr.add_argument("--precision", choices=("fp32", "int8"), default="int8", help="query encoder (browser: int8)")
     sr.add_argument("--json", action="store_true", help='print [{"rank", "filename", "score", "labels"}, ...]')
     sr.add_argument("--no-verify", action="store_true", help="skip checksum verification of the bundle")
     sr.add_argument("--query-embedding", action="store_true", help="print the query's embedding instead (JSON)")
+    sr.add_argument(
+        "--allow-other-model",
+        action="store_true",
+        help="rank with a pack other than the one the bundle was indexed with (the scores then mean nothing; warns)",
+    )
     sr.set_defaults(fn=_search)
 
     ve = sub.add_parser("verify", help="check a bundle against its contract")
@@ -369,8 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, type=Path, help="the pack the bundle was indexed with")
     ev.add_argument("--out", type=Path, default=None, help="report folder (default: BUNDLE/report)")
     ev.add_argument("--text-model", choices=("int8", "fp32"), default="int8", help="int8 = what the browser runs")
-    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--bootstrap", type=count(), default=1000, help="bootstrap resamples for the 95%% CIs")
+    ev.add_argument("--seed", type=count(0), default=0)
+    ev.add_argument(
+        "--queries",
+        type=Path,
+        default=None,
+        help="your query set: CSV with text,label columns (or JSON); default: curated NIH queries, and template "
+        "queries for labels without them",
+    )
     ev.set_defaults(fn=_evaluate)
 
     from medmir.site import WEB_DIST
@@ -385,8 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", help="serve a site on 127.0.0.1 with COOP/COEP (WASM threads)")
     sv.add_argument("site", type=Path)
-    sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=count(0, 65535), default=8000, help="0: any free port")
+    sv.add_argument("--host", default="127.0.0.1", help="other than loopback, the network can reach the site")
     sv.set_defaults(fn=_serve)
 
     bu = sub.add_parser("build", help="select -> process -> index -> evaluate -> site in one command")
@@ -395,8 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("--model", default=None, help="model pack or 'random-biomedclip' (default: $MEDMIR_MODEL)")
     bu.add_argument("--out", type=Path, default=Path("build") / "demo")
     bu.add_argument("--labels", type=Path, default=None, help="label CSV (default: the NIH file in --data)")
-    bu.add_argument("--per-label", type=int, default=100)
-    bu.add_argument("--seed", type=int, default=42)
+    bu.add_argument("--per-label", type=count(), default=100)
+    bu.add_argument("--seed", type=count(0), default=42)
     bu.add_argument("--one-per-patient", action="store_true")
     bu.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
     bu.add_argument(
@@ -405,10 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("..") / "shared" / "models" / "biomedclip",
         help="config + vocab for random-biomedclip",
     )
-    bu.add_argument("--workers", type=int, default=None)
+    bu.add_argument("--workers", type=count(), default=None)
     bu.add_argument("--app", type=Path, default=WEB_DIST, help="the built web app")
     bu.set_defaults(fn=_build)
     return p
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """Warnings as one readable line (`warning: ...`), not Python's file:line and source line."""
+    err.print(f"[bold yellow]warning:[/bold yellow] {escape(str(message))}", soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -417,7 +473,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.text_runtime:
         os.environ[RUNTIME_ENV] = args.text_runtime  # read by every ModelPack, in workers too
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return handler(args)
     except MedmirError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         return 2

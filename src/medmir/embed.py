@@ -8,12 +8,10 @@ process with onnxruntime. Embeddings are cached in SQLite keyed by the image byt
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
-import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,48 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from medmir.embedcache import EmbeddingCache
 from medmir.errors import MedmirError
 from medmir.fsutil import sha256_file
-from medmir.model.manifest import MANIFEST_FILE
 from medmir.model.pack import ModelPack, Precision
-
-# Fresh worker processes: forking a parent that runs onnxruntime's thread pool risks deadlocks.
-_SPAWN = multiprocessing.get_context("spawn")
-
-
-class EmbeddingCache:
-    """sha256 of image bytes -> float32 vector, one SQLite file per (pack, precision).
-
-    `key_suffix` replaces the precision in the file name, for other backends whose vectors differ slightly
-    (e.g. "torch-bf16-exact"), so they never share rows with the onnxruntime cache.
-    """
-
-    def __init__(self, folder: Path, pack: ModelPack, precision: Precision, key_suffix: str | None = None):
-        folder.mkdir(parents=True, exist_ok=True)
-        key = sha256_file(pack.dir / MANIFEST_FILE)[:16]
-        self.path = folder / f"{key}-{key_suffix or precision}.sqlite"
-        self.dim = pack.embed_dim
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("CREATE TABLE IF NOT EXISTS emb (sha TEXT PRIMARY KEY, vec BLOB NOT NULL)")
-
-    def get(self, sha: str) -> np.ndarray | None:
-        row = self.db.execute("SELECT vec FROM emb WHERE sha = ?", (sha,)).fetchone()
-        if row is None or len(row[0]) != self.dim * 4:
-            return None
-        return np.frombuffer(row[0], dtype="<f4")
-
-    def put_many(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO emb (sha, vec) VALUES (?, ?)",
-                [(sha, np.asarray(v, dtype="<f4").tobytes()) for sha, v in items],
-            )
-
-    def is_empty(self) -> bool:
-        return self.db.execute("SELECT EXISTS (SELECT 1 FROM emb)").fetchone()[0] == 0
-
-    def close(self) -> None:
-        self.db.close()
+from medmir.workers import spawn_pool
 
 
 @dataclass
@@ -77,7 +38,8 @@ class Prepared:
     error: str | None = None
 
 
-def _prepare(index: int, path: str, spec: dict[str, Any], cached: bool, thumb: bool) -> Prepared:
+def prepare_image(index: int, path: str, spec: dict[str, Any], cached: bool, thumb: bool) -> Prepared:
+    """Read, hash, decode and preprocess one image (in a pool worker); errors come back in the result."""
     from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail, preprocess_for_model
 
     try:
@@ -130,7 +92,7 @@ def embed_images(
     spec = pack.manifest["preprocess"]
     workers = workers or os.cpu_count() or 1
     window = max(2 * batch_size, 4 * workers)
-    known = _cached_hashes(paths, cache, workers) if cache else {}
+    known = cached_vectors(paths, cache, workers) if cache else {}
     pending: deque[Future[Prepared]] = deque()
     ready: list[Prepared] = []
 
@@ -151,9 +113,9 @@ def embed_images(
                 on_progress(1)
         ready.clear()
 
-    with _pool_errors(), ProcessPoolExecutor(max_workers=workers, mp_context=_SPAWN) as pool:
+    with _pool_errors(), spawn_pool(workers) as pool:
         for i, path in enumerate(paths):
-            pending.append(pool.submit(_prepare, i, str(path), spec, i in known, thumbnails))
+            pending.append(pool.submit(prepare_image, i, str(path), spec, i in known, thumbnails))
             while len(pending) >= window or (i == len(paths) - 1 and pending):
                 ready.append(pending.popleft().result())
                 if sum(p.pixels is not None for p in ready) >= batch_size or not pending:
@@ -169,7 +131,7 @@ def _pool_errors() -> Iterator[None]:
         raise MedmirError(f"an image-decoding worker process died ({exc}); out of memory? try --workers 1") from exc
 
 
-def _cached_hashes(paths: Sequence[Path], cache: EmbeddingCache, workers: int) -> dict[int, np.ndarray]:
+def cached_vectors(paths: Sequence[Path], cache: EmbeddingCache, workers: int) -> dict[int, np.ndarray]:
     """Rows already in the cache (hashing runs in parallel; decoding is skipped for these).
 
     An empty cache (a first run) answers at once: hashing every file here would only be repeated by the workers.
@@ -177,10 +139,11 @@ def _cached_hashes(paths: Sequence[Path], cache: EmbeddingCache, workers: int) -
     if cache.is_empty():
         return {}
     out: dict[int, np.ndarray] = {}
-    with _pool_errors(), ProcessPoolExecutor(max_workers=workers, mp_context=_SPAWN) as pool:
+    with _pool_errors(), spawn_pool(workers) as pool:
         for p in pool.map(_sha_only, range(len(paths)), [str(x) for x in paths], chunksize=64):
             if p.error is None and (vec := cache.get(p.sha)) is not None:
                 out[p.index] = vec
+    cache.report_bad_rows()
     return out
 
 

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
-from medmir.embed import Embedded, EmbeddingCache, _cached_hashes
+from medmir.embed import Embedded, cached_vectors
+from medmir.embedcache import EmbeddingCache
 from medmir.errors import MedmirError
 from medmir.fsutil import sha256_file
 from medmir.model.pack import ModelPack
@@ -93,19 +94,22 @@ def pack_checkpoint(pack: ModelPack, checkpoint: Path | None = None) -> Path:
     """
     from medmir.model.checkpoint import resolve_source
     from medmir.model.config import CHECKPOINT_FILE
+    from medmir.model.manifest import HUB_PREFIX, local_checkpoint
 
     model = pack.manifest["model"]
     want = model.get("checkpoint_sha256")
     if not want:
         raise MedmirError(f"{pack.dir}: the manifest records no model.checkpoint_sha256; re-export the pack")
     if checkpoint is None:
+        # the manifest publishes a hub id or only a folder's name; a local folder's path stays in the pack's side file
         spec = str(model.get("source") or "")
-        if not spec.startswith("hf-hub:") and not Path(spec).is_dir():
+        local = None if spec.startswith(HUB_PREFIX) else local_checkpoint(pack.dir)
+        if not spec.startswith(HUB_PREFIX) and (local is None or not local.is_dir()):
             raise MedmirError(
-                f"{pack.dir} was exported from {spec or '(no source recorded)'}, which is not there: pass "
+                f"{pack.dir} was exported from {local or spec or '(no source recorded)'}, which is not there: pass "
                 "--checkpoint FOLDER (the checkpoint folder the pack was exported from) for --device cuda"
             )
-        folder = resolve_source(spec).dir
+        folder = resolve_source(spec).dir if local is None else local
     else:
         folder = Path(checkpoint)
         if not folder.is_dir():
@@ -274,22 +278,22 @@ def _decode_gray(data: bytes) -> Image.Image | None:
 
     Any doubt (other modes, damage, oversize) returns None: `load_image` then decides, with its error messages.
     """
-    from medmir.images import _INT_MODES, MAX_PIXELS, _int_to_uint8
+    from medmir.images import INT_MODES, int_to_uint8, size_problem
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
         w, h = img.size
-        if img.mode not in ("L", *_INT_MODES) or not 0 < w * h <= MAX_PIXELS:
+        if img.mode not in ("L", *INT_MODES) or size_problem(w, h) is not None:
             return None
         img.load()
         Image.open(io.BytesIO(data)).verify()  # PNG chunk CRCs, as load_image checks them
         img = ImageOps.exif_transpose(img)
     except Exception:
         return None
-    if img.mode in _INT_MODES:
-        img = Image.fromarray(_int_to_uint8(np.asarray(img)), mode="L")
+    if img.mode in INT_MODES:
+        img = Image.fromarray(int_to_uint8(np.asarray(img)), mode="L")
     return img if img.mode == "L" else None
 
 
@@ -419,7 +423,7 @@ def embed_images_torch(
         raise MedmirError(f"--batch-size must be at least 1, got {batch_size}")
     workers = default_workers() if workers is None else workers
     # The hashing pre-pass reads every file once more: only worth it when the cache can answer something.
-    known = _cached_hashes(paths, cache, max(1, workers)) if cache is not None else {}
+    known = cached_vectors(paths, cache, max(1, workers)) if cache is not None else {}
     loader = decode_loader(
         paths,
         encoder.spec,

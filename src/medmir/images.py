@@ -8,8 +8,11 @@ against) in NumPy, so indexing needs neither torch nor torchvision.
 from __future__ import annotations
 
 import io
+import json
+import re
 import warnings
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from medmir.errors import MedmirError
 
-# Large radiographs (full-field mammograms, long-leg films) reach ~10k px a side; 20000 x 20000 leaves headroom.
-MAX_PIXELS = 20_000 * 20_000
+# The size rule, shared with the browser (web/src/lib/imageLimits.ts, pinned equal by web/test/upload.test.ts):
+# - MAX_SIDE: large radiographs (full-field mammograms, long-leg films) reach ~10k px a side; 20000 leaves headroom.
+# - MAX_ASPECT: the longer side at most 20x the shorter. Stitched long-leg / full-spine films are below 1:5. Without
+#   it a 1 KB PNG of 1,000,000 x 1 pixels passes a pixel cap, but the model's shorter-side resize (to S) makes it
+#   S x S*1,000,000 (150 GB at S = 224); with it that intermediate is at most S x 20*S (3 MB at 224).
+_LIMITS = json.loads(resources.files("medmir.resources").joinpath("image_limits.json").read_text(encoding="utf-8"))
+MAX_SIDE: int = _LIMITS["max_side"]
+MAX_ASPECT: int = _LIMITS["max_aspect"]
+MAX_PIXELS = MAX_SIDE * MAX_SIDE  # implied by MAX_SIDE; the browser has a lower pixel cap for its memory
 
 # Pillow warns above MAX_IMAGE_PIXELS and refuses at twice that, before we could report it ourselves. Raise its
 # limit (never lower it, and leave a disabled limit disabled) so `load_image` makes the call with a clear message.
@@ -27,7 +37,7 @@ if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _RGB_CONVERTIBLE = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
-_INT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+INT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _PIPELINE = ["to_rgb", "resize_shorter_side", "center_crop", "scale", "normalize"]
 
 
@@ -64,7 +74,8 @@ def load_image(path: Path) -> Image.Image:
     - CMYK, YCbCr, 1-bit and palette images use Pillow's plain conversion (no ICC colour management).
     - Multi-frame files (GIF, multi-page TIFF) give their first frame. Float (F) images are refused: they carry
       no intensity range to map.
-    - Images above MAX_PIXELS (20000 x 20000) are refused before decoding (decompression-bomb guard).
+    - Images with a side above MAX_SIDE (20000) or a longer side above MAX_ASPECT (20) times the shorter are refused
+      from their header, before decoding (`size_problem`): a tiny file must not take all memory or minutes.
     """
     path = Path(path)
     try:
@@ -86,16 +97,18 @@ def load_image(path: Path) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageReadError(path, "not a recognised image format (unknown or damaged header)") from None
     except Image.DecompressionBombError as exc:
-        reason = f"image too large: {exc} (the limit is {MAX_PIXELS:,} pixels, 20000x20000)"
-        raise ImageReadError(path, reason) from None
+        # Pillow refuses above twice its limit (raised to MAX_PIXELS above), before we see the size: such an image
+        # always breaks MAX_SIDE, so say that, with Pillow's pixel count but not its (different) limit.
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(m.group(1)):,} pixels" if m else f"more than {2 * MAX_PIXELS:,} pixels"
+        raise ImageReadError(path, f"image too large: {count}; {_SIDE_RULE}") from None
     except Exception as exc:  # Pillow's plugins raise many types (SyntaxError, ValueError, struct.error) on bad headers
         raise ImageReadError(path, f"unreadable image header: {exc}") from None
 
     w, h = img.size
-    if w * h > MAX_PIXELS:
-        raise ImageReadError(path, _size_reason(w, h))
-    if w == 0 or h == 0:
-        raise ImageReadError(path, f"image has no pixels ({w}x{h})")
+    problem = size_problem(w, h)
+    if problem:
+        raise ImageReadError(path, problem)
 
     try:
         img.load()
@@ -119,8 +132,8 @@ def to_rgb8(img: Image.Image, path: Path | str = "<image>") -> Image.Image:
     mode = img.mode
     if mode == "RGB":
         return img
-    if mode in _INT_MODES:
-        return Image.fromarray(_int_to_uint8(np.asarray(img)), mode="L").convert("RGB")
+    if mode in INT_MODES:
+        return Image.fromarray(int_to_uint8(np.asarray(img)), mode="L").convert("RGB")
     if mode in _RGB_CONVERTIBLE:
         if mode == "P" and "transparency" in img.info:
             # Same pixels as convert("RGB"); going through RGBA avoids Pillow's warning for byte transparency.
@@ -129,7 +142,7 @@ def to_rgb8(img: Image.Image, path: Path | str = "<image>") -> Image.Image:
     raise ImageReadError(path, f"unsupported pixel format (mode {mode})")
 
 
-def _int_to_uint8(a: np.ndarray) -> np.ndarray:
+def int_to_uint8(a: np.ndarray) -> np.ndarray:
     v = np.clip(a.astype(np.int64), 0, None)
     bits = max(8, int(v.max(initial=0)).bit_length())
     d = (1 << bits) - 1
@@ -137,8 +150,18 @@ def _int_to_uint8(a: np.ndarray) -> np.ndarray:
     return ((v * 255 * 2 + d) // (2 * d)).astype(np.uint8)
 
 
-def _size_reason(w: int, h: int) -> str:
-    return f"image too large: {w}x{h} = {w * h:,} pixels, the limit is {MAX_PIXELS:,} (20000x20000)"
+_SIDE_RULE = f"each side may be at most {MAX_SIDE:,} pixels"
+
+
+def size_problem(w: int, h: int) -> str | None:
+    """Why a w x h image is refused, or None. The browser's `sizeProblem` gives the same answer and text."""
+    if w <= 0 or h <= 0:
+        return f"image has no pixels ({w}x{h})"
+    if max(w, h) > MAX_SIDE:
+        return f"image too large: {w}x{h}; {_SIDE_RULE}"
+    if max(w, h) > MAX_ASPECT * min(w, h):  # integers: exact, as in the browser
+        return f"image too elongated: {w}x{h}; the longer side may be at most {MAX_ASPECT} times the shorter"
+    return None
 
 
 def _decode_reason(exc: Exception) -> str:
@@ -189,6 +212,9 @@ def preprocess_for_model(img: Image.Image, spec: Mapping[str, Any]) -> np.ndarra
     size, mean, std = _spec_fields(spec)
     img = img if img.mode == "RGB" else to_rgb8(img)
     w, h = img.size
+    problem = size_problem(w, h)
+    if problem:  # `load_image` refuses these already; this guards other callers against the huge resize
+        raise ImageReadError("<image>", problem)
     if w <= h:
         new_w, new_h = size, int(size * h / w)
     else:

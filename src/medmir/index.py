@@ -36,7 +36,8 @@ from medmir.bundle.neighbors import nearest_neighbors, top_k
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
 from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
-from medmir.embed import Embedded, EmbeddingCache, embed_images
+from medmir.embed import Embedded, embed_images
+from medmir.embedcache import EmbeddingCache
 from medmir.errors import MedmirError
 from medmir.fsutil import atomic_write_bytes, atomic_write_json, sha256_file, staging_dir
 from medmir.model.manifest import MANIFEST_FILE

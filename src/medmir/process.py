@@ -15,12 +15,11 @@ Decisions:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 import unicodedata
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from medmir.data.records import IMAGE_SUFFIXES
 from medmir.errors import MedmirError
 from medmir.fsutil import atomic_write_bytes
 from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail
+from medmir.workers import spawn_pool
 
 IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
 WEBP_QUALITY = 85
@@ -137,7 +137,7 @@ def _run_serial(jobs: list[tuple[Path, Path]], max_side: int) -> Iterator[tuple[
 
 
 def _run_pool(jobs: list[tuple[Path, Path]], max_side: int, workers: int) -> Iterator[tuple[Path, _Result]]:
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    executor = spawn_pool(workers)
     try:
         # Submit at most a few jobs per worker ahead, so a strict failure or Ctrl-C stops promptly.
         pending: dict[Future[_Result], tuple[Path, Path]] = {}

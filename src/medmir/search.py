@@ -10,7 +10,7 @@ import numpy as np
 from medmir.bundle.neighbors import top_k
 from medmir.bundle.read import Bundle
 from medmir.errors import MedmirError
-from medmir.model.pack import ModelPack, Precision
+from medmir.model.pack import ModelPack, Precision, check_indexed_with
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,13 @@ class Hit:
         return {"rank": self.rank, "filename": self.filename, "score": round(self.score, 6), "labels": self.labels}
 
 
-def check_compatible(bundle: Bundle, pack: ModelPack) -> None:
+OTHER_MODEL_HINT = "; use that pack (or, knowing the scores mean nothing, --allow-other-model)"
+
+
+def check_compatible(bundle: Bundle, pack: ModelPack, *, allow_other_model: bool = False) -> None:
+    """Ranking needs the pack the bundle was indexed with; `allow_other_model` only needs the same width."""
+    if not allow_other_model:
+        check_indexed_with(pack, bundle.info, bundle.dir, hint=OTHER_MODEL_HINT)
     if int(bundle.info["dim"]) != pack.embed_dim:
         raise MedmirError(
             f"{bundle.dir}: {bundle.info['dim']}-d embeddings, the pack at {pack.dir} makes {pack.embed_dim}"
@@ -44,8 +50,16 @@ def rank(bundle: Bundle, query: np.ndarray, k: int = 10) -> list[Hit]:
     ]  # fmt: skip
 
 
-def search_text(bundle: Bundle, pack: ModelPack, text: str, k: int = 10, precision: Precision = "int8") -> list[Hit]:
-    check_compatible(bundle, pack)
+def search_text(
+    bundle: Bundle,
+    pack: ModelPack,
+    text: str,
+    k: int = 10,
+    precision: Precision = "int8",
+    *,
+    allow_other_model: bool = False,
+) -> list[Hit]:
+    check_compatible(bundle, pack, allow_other_model=allow_other_model)
     return rank(bundle, query_embedding(pack, text, None, precision), k)
 
 
@@ -62,6 +76,14 @@ def query_embedding(pack: ModelPack, text: str | None, image: Path | None, preci
     return pack.encode_text([text], precision)[0]
 
 
-def search_image(bundle: Bundle, pack: ModelPack, path: Path, k: int = 10, precision: Precision = "int8") -> list[Hit]:
-    check_compatible(bundle, pack)
+def search_image(
+    bundle: Bundle,
+    pack: ModelPack,
+    path: Path,
+    k: int = 10,
+    precision: Precision = "int8",
+    *,
+    allow_other_model: bool = False,
+) -> list[Hit]:
+    check_compatible(bundle, pack, allow_other_model=allow_other_model)
     return rank(bundle, query_embedding(pack, None, path, precision), k)

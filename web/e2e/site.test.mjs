@@ -3,7 +3,7 @@
 // random-weight pack, serves it on 127.0.0.1 and passes its paths in the environment.
 import { execFileSync } from "node:child_process";
 import { readFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -19,7 +19,7 @@ const PY = env("E2E_PYTHON");
 const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const IMAGE = env("E2E_IMAGE");
-const BAD = JSON.parse(env("E2E_BAD")); // {corrupt, text, huge, tamperedUrl, badSizeUrl}
+const BAD = JSON.parse(env("E2E_BAD")); // {corrupt, text, huge, long, tamperedUrl, badSizeUrl}
 const SHOTS = process.env.E2E_SCREENSHOTS;
 const SERVER_PID = Number(env("E2E_SERVER_PID"));
 const host = new URL(URL_).host;
@@ -33,6 +33,9 @@ let page;
 const foreign = [];
 const requests = [];
 const dialogs = [];
+// Content-Security-Policy violations Chromium logs; the site must cause none (the deliberate probe is counted apart)
+const cspLogged = [];
+let cspProbe = false;
 
 function medmir(...args) {
   return execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
@@ -44,6 +47,9 @@ async function newPage(ctx) {
   p.on("dialog", (d) => {
     dialogs.push(d.message());
     d.dismiss().catch(() => {});
+  });
+  p.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspLogged.push({ probe: cspProbe, text: m.text() });
   });
   return p;
 }
@@ -187,14 +193,39 @@ test("upload search matches Python (same INT8 model) and the image never leaves 
   assert.ok(since.every((r) => new URL(r.url).host === host || r.url.startsWith("blob:")));
 });
 
+// The error this upload caused, not the previous one: the error element names its request (data-key) and counts
+// errors (data-seq), so two uploads failing with the same text are still told apart.
+async function uploadError(p, file, timeout) {
+  const seq = await p.$eval('[data-testid="search-error"]', (e) => Number(e.dataset.seq)).catch(() => 0);
+  await p.setInputFiles('[data-testid="upload"]', file);
+  await p.waitForFunction(
+    ([key, prev]) => {
+      const e = document.querySelector('[data-testid="search-error"]');
+      return e?.dataset.key === key && Number(e.dataset.seq) > prev;
+    },
+    [`image:${basename(file)}`, seq],
+    { timeout },
+  );
+  return p.textContent('[data-testid="search-error"]');
+}
+
 test("bad uploads give a clear message, no crash", async () => {
-  for (const [file, pattern] of [[BAD.corrupt, /not an image|decode/], [BAD.text, /not an image|decode/], [BAD.huge, /too large/]]) {
-    await page.setInputFiles('[data-testid="upload"]', file);
-    await page.waitForSelector('[data-testid="search-error"]', { timeout: 60_000 });
-    const msg = await page.textContent('[data-testid="search-error"]');
-    assert.match(msg, pattern, file);
-  }
+  const cases = [[BAD.corrupt, /not an image|decode/], [BAD.text, /not an image|decode/], [BAD.text, /not an image|decode/],
+    [BAD.huge, /too large for the browser: 10000x10000/]];
+  for (const [file, pattern] of cases) assert.match(await uploadError(page, file, 60_000), pattern, file);
   assert.ok(await page.isVisible("#query"));
+});
+
+test("a tiny 40000 x 1 PNG is refused at once and the page stays usable", async () => {
+  // refused from its header: before the size rule it decoded, then hung in a 6 GB model resize for minutes
+  const t0 = Date.now();
+  const msg = await uploadError(page, BAD.long, 10_000);
+  assert.match(msg, /long\.png: image too large: 40000x1; each side may be at most 20,000 pixels/);
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.equal(await page.locator('[role="status"]', { hasText: "Searching" }).count(), 0);
+  const got = await search(page, "small left apical pneumothorax");
+  assert.equal(got.length, 10);
+  assert.equal(await pathOf(page), "live");
 });
 
 test("HTML in labels and file names stays text", async () => {
@@ -209,6 +240,70 @@ test("HTML in labels and file names stays text", async () => {
   assert.equal(await page.locator("script:not([src])").count(), 0);
   assert.equal(await page.locator('img[src="x"]').count(), 0);
   assert.deepEqual(dialogs, []);
+});
+
+test("hostile names: thumbnail URLs, long labels, bidi controls", async () => {
+  const meta = readJson(join(BUNDLE, "metadata.json")).images;
+  const open = async (row) => {
+    await page.goto(`${URL_}#/?like=${row}`);
+    await page.waitForFunction((k) => document.querySelector('[data-testid="result-path"]')?.dataset.key === k, `like:${row}`,
+      { timeout: 60_000 });
+    const card = page.locator('[data-testid="result"][data-rank="1"]');
+    assert.equal(await card.getAttribute("data-filename"), meta[row].filename);
+    return card;
+  };
+  // '#' and '?' in a file name: the thumbnail URL encodes them and loads (HTTP 200, a decoded image)
+  const urlRow = meta.findIndex((m) => m.filename.includes("#"));
+  assert.ok(urlRow >= 0 && meta[urlRow].filename.includes("?"), "the e2e bundle has a name with # and ?");
+  const card = await open(urlRow);
+  const img = card.locator("img");
+  await img.evaluate((el) => new Promise((r) => {
+    if (el.complete) r();
+    el.addEventListener("load", r, { once: true });
+    el.addEventListener("error", r, { once: true });
+  }));
+  assert.ok(await img.evaluate((el) => el.naturalWidth > 0), "thumbnail decoded");
+  const src = await img.getAttribute("src");
+  assert.match(src, /\/data\/images\/scan%20%231%3Fv%3D2%26x%3D%2541\.webp$/);
+  assert.equal(await page.evaluate((u) => fetch(u).then((r) => r.status), src), 200);
+  // a 5000-character label with no break opportunity wraps: the page does not widen (cards and the filter list)
+  assert.ok(meta[urlRow].labels[0].length === 5000);
+  await page.click("summary:has-text('Filters')");
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(widths[0] <= widths[1] + 2, `page ${widths[0]} px wide in a ${widths[1]} px viewport`);
+  // bidi controls are shown escaped, never rendered raw
+  const bidiRow = meta.findIndex((m) => m.filename.includes("\u202e"));
+  assert.ok(bidiRow >= 0);
+  const shown = await (await open(bidiRow)).locator('[data-testid="filename"]').textContent();
+  assert.equal(shown, "bidi\\u202Egnp.exe\\u2066.png");
+  const raw = await page.evaluate(() => /[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/.test(document.body.innerText));
+  assert.equal(raw, false, "a raw bidi control is rendered");
+});
+
+test("the Content-Security-Policy is in force", async () => {
+  // the policy comes from a <meta> in index.html: an inline script and a request to another origin are refused
+  // and reported; without the meta tag both would go through
+  cspProbe = true;
+  const other = new URL("csp-probe.json", BAD.tamperedUrl).href; // another port: another origin
+  const got = await page.evaluate(async (url) => {
+    const seen = [];
+    document.addEventListener("securitypolicyviolation", (e) => seen.push(e.effectiveDirective));
+    const s = document.createElement("script");
+    s.textContent = "window.__cspInlineRan = true";
+    document.head.appendChild(s);
+    const st = document.createElement("style");
+    st.textContent = "body { outline: 3px solid red }";
+    document.head.appendChild(st);
+    const fetched = await fetch(url).then(() => true, () => false);
+    await new Promise((r) => setTimeout(r, 300)); // violation events are queued as tasks
+    return { seen, fetched, inline: window.__cspInlineRan === true, outline: getComputedStyle(document.body).outlineStyle };
+  }, other);
+  cspProbe = false;
+  assert.equal(got.inline, false, "an injected inline script ran");
+  assert.equal(got.fetched, false, "a request to another origin went through");
+  assert.notEqual(got.outline, "solid", "an injected inline style applied");
+  for (const d of ["script-src-elem", "connect-src", "style-src-elem"]) assert.ok(got.seen.includes(d), `${d}: ${got.seen}`);
+  assert.ok(cspLogged.some((c) => c.probe), "Chromium's CSP console reports are observed (the no-violation check is live)");
 });
 
 test("metrics page shows exactly metrics.json", async () => {
@@ -266,6 +361,10 @@ test("with the server stopped, a reload still searches (service worker + Cache S
   const got = await search(page, "left lower lobe opacity");
   assert.equal(got.length, 10);
   assert.equal(await pathOf(page), "live");
+});
+
+test("the site itself broke no rule of its Content-Security-Policy (searches, uploads, pages, service worker)", () => {
+  assert.deepEqual(cspLogged.filter((c) => !c.probe), []);
 });
 
 if (SHOTS) mkdirSync(SHOTS, { recursive: true });

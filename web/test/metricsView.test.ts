@@ -1,7 +1,9 @@
 // Renders the Metrics and Hard cases pages to static markup (node, no DOM) and checks them against the data files.
-// Fixtures (web/test/fixtures) are a trimmed copy of a real `medmir evaluate` output (random-weight model, so the
-// figures sit at chance); when build/demo/bundle exists, the same checks also run on the full files.
+// Fixtures (web/test/fixtures) are a real `medmir evaluate` output (scripts/make_metrics_fixture.py; random-weight
+// model, so the figures sit at chance); the same checks run on a whole evaluated bundle
+// (tests/test_evaluate.py sets MEDMIR_METRICS_BUNDLE; otherwise build/demo/bundle when present).
 import { existsSync, readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
@@ -362,10 +364,15 @@ describe("validators", () => {
   });
 });
 
-const bundle = new URL("../../build/demo/bundle/", import.meta.url);
+// tests/test_evaluate.py points MEDMIR_METRICS_BUNDLE at a bundle it has just evaluated, so `make test` always
+// runs this suite on what Python writes today.
+const bundleDir = process.env["MEDMIR_METRICS_BUNDLE"];
+const bundle = bundleDir
+  ? pathToFileURL(bundleDir.endsWith("/") ? bundleDir : `${bundleDir}/`)
+  : new URL("../../build/demo/bundle/", import.meta.url);
 const haveBundle = existsSync(new URL("metrics.json", bundle)) && existsSync(new URL("hard_cases.json", bundle));
 
-describe.runIf(haveBundle)("pages on the full demo bundle files (build/demo/bundle)", () => {
+describe.runIf(haveBundle)("pages on a whole evaluated bundle (MEDMIR_METRICS_BUNDLE or build/demo/bundle)", () => {
   it("metrics.json", () => {
     checkMetricsPage(parseMetrics(readJson(new URL("metrics.json", bundle))));
   });

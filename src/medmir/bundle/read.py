@@ -23,6 +23,8 @@ def read_json_file(path: Path) -> Any:
 
 
 def read_info(bundle: Path) -> dict[str, Any]:
+    if bundle.is_file():
+        raise MedmirError(f"{bundle}: a file, not a bundle folder (give the folder that holds {INFO})")
     if not bundle.is_dir():
         raise MedmirError(f"{bundle}: bundle folder not found")
     info = read_json_file(bundle / INFO)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medmir.data.nih import is_nih_csv, read_nih_labels
-from medmir.data.records import Record, Skipped, check_filename, open_text, parse_age, read_csv_rows, split_labels
+from medmir.data.records import Record, Skipped, check_filename, csv_header, parse_age, read_csv_rows, split_labels
 
 
 def read_generic_labels(path: Path, skipped: Skipped | None = None) -> list[Record]:
@@ -14,7 +14,7 @@ def read_generic_labels(path: Path, skipped: Skipped | None = None) -> list[Reco
     skipped = skipped if skipped is not None else Skipped()
     out: list[Record] = []
     seen: set[str] = set()
-    for i, row in enumerate(rows, start=2):
+    for i, row in rows:
         name = row["filename"]
         problem = check_filename(name)
         if problem:
@@ -41,9 +41,6 @@ def read_generic_labels(path: Path, skipped: Skipped | None = None) -> list[Reco
 
 def read_labels(path: Path, skipped: Skipped | None = None) -> list[Record]:
     """Any label file medmir reads: the NIH release CSV, or filename,labels[,...] (medmir's labels.csv)."""
-    import csv
-
-    header = next(csv.reader(open_text(path)), [])
-    if is_nih_csv([h.strip() for h in header]):
+    if is_nih_csv(csv_header(path)):
         return read_nih_labels(path, skipped)
     return read_generic_labels(path, skipped)

@@ -31,7 +31,7 @@ def read_nih_labels(path: Path, skipped: Skipped | None = None) -> list[Record]:
     skipped = skipped if skipped is not None else Skipped()
     out: list[Record] = []
     seen: set[str] = set()
-    for i, row in enumerate(rows, start=2):
+    for i, row in rows:
         name = row["Image Index"]
         labels = tuple(dict.fromkeys(lab.strip() for lab in row["Finding Labels"].split("|") if lab.strip()))
         problem = check_filename(name)

@@ -7,7 +7,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -106,14 +106,62 @@ def open_text(path: Path) -> io.TextIOBase:
         raise MedmirError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
 
 
-def read_csv_rows(path: Path, required: Sequence[str]) -> tuple[list[str], list[dict[str, str]]]:
-    reader = csv.DictReader(open_text(path))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
+def _quote_problem(exc: csv.Error) -> str:
+    """csv's terse strict-mode messages, said in terms of what is wrong in the file."""
+    msg = str(exc)
+    if "unexpected end of data" in msg:
+        return "unbalanced quote (a quoted field never closes)"
+    if "expected after" in msg:
+        return f"text after a closing quote ({msg}); quote the whole field or none of it"
+    if "field larger than field limit" in msg:
+        return f"a field longer than {csv.field_size_limit()} characters; an unbalanced quote?"
+    return msg
+
+
+def csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the record starts, fields) for every non-blank record of a CSV.
+
+    Strict parsing: a lenient reader lets one stray quote swallow every row after it into a single field, and the
+    file then reads as if its images were missing. Here such a quote is an error naming the line it opens on.
+    """
+    reader = csv.reader(open_text(path), strict=True)
+    start = 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MedmirError(f"{path} line {start}: {_quote_problem(exc)}") from exc
+        if fields:
+            yield start, fields
+        start = reader.line_num + 1
+
+
+def csv_header(path: Path) -> list[str]:
+    """The first record's column names, trimmed; [] for an empty file."""
+    first = next(csv_records(path), None)
+    return [h.strip() for h in first[1]] if first else []
+
+
+def _as_row(header: list[str], fields: list[str]) -> dict[str, str]:
+    padded = fields + [""] * (len(header) - len(fields))  # a short row's missing fields read as ""
+    return {k: v.strip() for k, v in zip(header, padded, strict=False)}  # extra fields are dropped
+
+
+def read_csv_rows(path: Path, required: Sequence[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs; a file without rows is an error, never an empty label list."""
+    records = csv_records(path)
+    first = next(records, None)
+    if first is None:
+        raise MedmirError(f"{path}: empty file, no header line")
+    header = [h.strip() for h in first[1]]
     missing = [c for c in required if c not in header]
     if missing:
         raise MedmirError(f"{path}: missing column(s) {', '.join(missing)} (found {', '.join(header) or 'none'})")
-    rows = [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    rows = [(line, _as_row(header, fields)) for line, fields in records]
+    if not rows:
+        raise MedmirError(f"{path}: only a header line, no rows")
     return header, rows
 
 

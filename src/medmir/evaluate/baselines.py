@@ -121,12 +121,3 @@ def simulated_random_stats(
         var = np.maximum(total_sq[name] / shuffles - means[name] ** 2, 0.0) * shuffles / (shuffles - 1)
         stderr[name] = np.sqrt(var / shuffles)
     return means, stderr
-
-
-def simulated_random(
-    relevance: np.ndarray, ks: Sequence[int] = KS, shuffles: int = 1000, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """Per-query mean of every averaged metric over `shuffles` random rankings (a check on, and fallback for,
-    `expected_random`); same keys as `expected_random`."""
-    means, _ = simulated_random_stats(relevance, ks, shuffles, seed)
-    return means

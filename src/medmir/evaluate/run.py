@@ -21,11 +21,10 @@ from medmir.evaluate.hardcases import confusion_matrix, hard_cases
 from medmir.evaluate.image2image import I2I_METRICS, image_to_image
 from medmir.evaluate.metrics import KS, METRIC_DOCS, aggregate, check_inputs, per_query_metrics, rank_order
 from medmir.evaluate.stats import bootstrap_cis
-from medmir.evaluate.tiers import TIER_DOCS, TIERS, Query, build_tiers, eval_queries, semantic_groups
+from medmir.evaluate.tiers import TIER_DOCS, TIERS, Query, build_tiers, queries_for, read_queries, semantic_groups
 from medmir.evaluate.zeroshot import zero_shot_auc
 from medmir.fsutil import atomic_write_json, sha256_file
-from medmir.model.manifest import MANIFEST_FILE
-from medmir.model.pack import ModelPack, Precision
+from medmir.model.pack import ModelPack, Precision, check_indexed_with
 
 METRICS_FILE = "metrics.json"
 HARD_CASES_FILE = "hard_cases.json"
@@ -136,21 +135,20 @@ def evaluate(
     seed: int = 0,
     i2i_max_queries: int = 2000,
     report: bool = True,
+    queries_file: Path | None = None,
 ) -> dict[str, Any]:
     bundle = Bundle.open(bundle_dir)
     pack = ModelPack.open(pack_dir)
-    pack_sha = sha256_file(pack.dir / MANIFEST_FILE)
-    if bundle.info["model"].get("manifest_sha256") != pack_sha:
-        raise MedmirError(
-            f"{pack_dir}: not the pack this bundle was indexed with (index_info.json names manifest "
-            f"{str(bundle.info['model'].get('manifest_sha256'))[:12]}..., this pack is {pack_sha[:12]}...)"
-        )
+    check_indexed_with(pack, bundle.info, bundle_dir)
     n = bundle.count
     if n == 0:
         raise MedmirError(f"{bundle_dir}: the bundle is empty")
     labels = [list(m["labels"]) for m in bundle.metadata]
     groups = semantic_groups()
-    queries = eval_queries()
+    if queries_file is not None:
+        queries, templated = read_queries(queries_file), []
+    else:
+        queries, templated = queries_for(lab for lab_list in labels for lab in lab_list)
     tiers = build_tiers(queries, labels, groups)
     emb = np.asarray(bundle.embeddings, dtype=np.float32)
     qv = pack.encode_text([q.text for q in queries], text_model)
@@ -223,7 +221,9 @@ def evaluate(
         "ci": f"95% percentile bootstrap over queries, {n_boot} resamples, seed {seed}",
         "queries": {
             "count": len(queries),
+            "source": str(queries_file.name) if queries_file else "built-in",
             "labels": sorted({q.label for q in queries}),
+            "labels_from_templates": templated,
             "labels_without_images": tiers.labels_without_images,
             "semantic_groups": groups,
         },

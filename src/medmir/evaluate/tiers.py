@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +33,65 @@ def _resource(name: str) -> Any:
 
 
 def eval_queries() -> list[Query]:
+    """The curated queries: phrasings of the NIH labels."""
     return [Query(q["text"], q["label"]) for q in _resource("queries.json")["queries"]]
+
+
+def readable(label: str) -> str:
+    """A label as words: `Pleural_Thickening` -> `pleural thickening` (the form prompts and templates use)."""
+    return label.replace("_", " ").lower()
+
+
+def template_queries(labels: Iterable[str]) -> list[Query]:
+    """Queries for labels without curated phrasings, from the documented templates of queries.json."""
+    templates = _resource("queries.json")["templates_for_other_labels"]
+    return [Query(t.format(label=readable(lab)), lab) for lab in labels for t in templates]
+
+
+def queries_for(vocabulary: Iterable[str]) -> tuple[list[Query], list[str]]:
+    """The default query set for a bundle's label vocabulary, and the labels queried from templates.
+
+    Curated queries come in when one of their labels occurs in the bundle (an NIH collection); every other label of
+    the bundle is queried from the templates, so a user's own vocabulary is evaluated too.
+    """
+    curated = eval_queries()
+    curated_labels = {q.label for q in curated}
+    vocab = sorted(set(vocabulary))
+    other = [lab for lab in vocab if lab not in curated_labels]
+    chosen = curated if curated_labels & set(vocab) else []
+    return chosen + template_queries(other), other
+
+
+def read_queries(path: Path) -> list[Query]:
+    """A user's query set: a CSV with `text` and `label` columns, or JSON like resources/eval/queries.json."""
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MedmirError(f"{path}: cannot read the query file ({exc})") from exc
+    if path.suffix.lower() == ".json":
+        try:
+            rows = [(i + 1, q) for i, q in enumerate(json.loads(raw)["queries"])]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MedmirError(f'{path}: not a query file (expected {{"queries": [{{"text", "label"}}, ...]}})') from exc
+        where = "query"
+    else:
+        reader = csv.DictReader(raw.splitlines())
+        if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
+            raise MedmirError(f"{path}: line 1 must be a header with `text` and `label` columns")
+        rows = [(reader.line_num, q) for q in reader]
+        where = "line"
+    queries = [_query_row(path, where, n, q) for n, q in rows]
+    if not queries:
+        raise MedmirError(f"{path}: no queries")
+    return queries
+
+
+def _query_row(path: Path, where: str, n: int, q: Any) -> Query:
+    text = q.get("text") if isinstance(q, dict) else None
+    label = q.get("label") if isinstance(q, dict) else None
+    if not isinstance(text, str) or not text.strip() or not isinstance(label, str) or not label.strip():
+        raise MedmirError(f"{path} {where} {n}: needs a non-empty text and label")
+    return Query(text.strip(), label.strip())
 
 
 def semantic_groups() -> dict[str, list[str]]:
@@ -80,7 +141,8 @@ def build_tiers(queries: list[Query], image_labels: list[list[str]], groups: dic
     if not set(query_labels) & set(vocabulary):
         raise MedmirError(
             f"none of the query labels ({', '.join(query_labels)}) occurs in the bundle "
-            f"(its labels: {', '.join(vocabulary[:20])}); use a query set for this collection's vocabulary"
+            f"(its labels: {', '.join(vocabulary[:20])}); give a query set for this collection's vocabulary "
+            "(medmir evaluate --queries FILE)"
         )
     full_vocab = sorted(set(vocabulary) | set(query_labels) | {m for g in groups.values() for m in g})
     has = label_matrix(image_labels, full_vocab)

@@ -7,12 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from medmir.evaluate.tiers import label_matrix, prompt_set
+from medmir.evaluate.tiers import label_matrix, prompt_set, readable
 from medmir.model.pack import ModelPack, Precision
-
-
-def readable(label: str) -> str:
-    return label.replace("_", " ").lower()
 
 
 def label_prompts(label: str, prompts: dict[str, Any]) -> list[str]:

@@ -24,7 +24,15 @@ from medmir.errors import MedmirError
 from medmir.fsutil import atomic_write_json, sha256_file, staging_dir
 from medmir.model.checkpoint import Source, count_parameters, load_clip, resolve_source
 from medmir.model.config import CHECKPOINT_FILE, ClipConfig, definition_for_text_backbone
-from medmir.model.manifest import FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, tokenizer_manifest
+from medmir.model.manifest import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    HUB_PREFIX,
+    MANIFEST_FILE,
+    public_source,
+    tokenizer_manifest,
+    write_local_source,
+)
 from medmir.model.quantize import quantize_int8
 from medmir.model.tokenizer import TokenizerSpec, WordPieceTokenizer, load_vocab
 from medmir.probes import probe_images, probe_texts
@@ -280,7 +288,7 @@ def export_pack(
             "model": {
                 "name": definition.get("name", "custom"),
                 "title": definition.get("title", cfg.text_cfg["hf_model_name"]),
-                "source": source.spec,
+                "source": public_source(source.spec),  # published with every site: never a local path
                 "revision": source.revision,
                 "checkpoint_sha256": ckpt_sha,
                 "checkpoint_matches_published": (ckpt_sha == expected) if expected else None,
@@ -342,5 +350,7 @@ def export_pack(
             "files": files,
         }
         atomic_write_json(tmp / MANIFEST_FILE, manifest)
+        if not source.spec.startswith(HUB_PREFIX):
+            write_local_source(tmp, source.dir)  # so `index --device cuda` finds the weights without --checkpoint
     log(f"wrote {out} in {manifest['export']['seconds']} s")
     return manifest

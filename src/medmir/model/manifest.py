@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from medmir.errors import MedmirError
-from medmir.fsutil import sha256_file
+from medmir.fsutil import atomic_write_json, sha256_file
 from medmir.model.config import read_json
 from medmir.model.tokenizer import TokenizerSpec, WordPieceTokenizer
 
@@ -21,6 +22,11 @@ LEGACY_INT8 = (
 )
 MANIFEST_FILE = "manifest.json"
 REQUIRED_FILES = ("text.onnx", "text.int8.onnx", "vision.onnx", "vision.int8.onnx", "vocab.txt")
+HUB_PREFIX = "hf-hub:"
+LOCAL_PREFIX = "local:"
+# Where a pack made from a local folder was exported from, for this machine only: the manifest is published with
+# every site (its sha256 is the pack's identity), so it names the folder, never its path.
+LOCAL_SOURCE_FILE = "local_source.json"
 
 
 def tokenizer_manifest(tok: WordPieceTokenizer) -> dict[str, Any]:
@@ -116,3 +122,41 @@ def verify_files(pack_dir: Path, manifest: dict[str, Any]) -> None:
         digest = sha256_file(p)
         if digest != meta["sha256"]:
             raise MedmirError(f"{p}: sha256 {digest[:16]}... does not match the manifest's {meta['sha256'][:16]}...")
+
+
+def public_source(spec: str) -> str:
+    """What a manifest records as model.source: a hub id as given, or `local:NAME` (a local folder's base name)."""
+    if spec.startswith(HUB_PREFIX):
+        return spec
+    return LOCAL_PREFIX + Path(spec).resolve().name
+
+
+def names_local_path(source: str) -> bool:
+    """A model.source that would publish a path of the builder's machine (packs exported before public_source)."""
+    if source.startswith(HUB_PREFIX):
+        return False
+    return not source.startswith(LOCAL_PREFIX) or any(c in source for c in "/\\")
+
+
+def write_local_source(pack_dir: Path, checkpoint: Path) -> None:
+    atomic_write_json(pack_dir / LOCAL_SOURCE_FILE, {"checkpoint": str(checkpoint.resolve())})
+
+
+def local_checkpoint(pack_dir: Path) -> Path | None:
+    """The folder a pack was exported from on this machine, when it came from a local folder and is recorded."""
+    try:
+        recorded = json.loads((pack_dir / LOCAL_SOURCE_FILE).read_text(encoding="utf-8")).get("checkpoint")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(recorded) if isinstance(recorded, str) and recorded else None
+
+
+def reusable(pack_dir: Path) -> bool:
+    """Whether a pack on disk can be used as is: files intact, and exported by this format (not CPU-dependent INT8,
+    no local path in the published manifest). Build steps re-export a pack that is not."""
+    try:
+        manifest = read_manifest(pack_dir)
+        verify_files(pack_dir, manifest)
+    except MedmirError:
+        return False
+    return not is_legacy_int8(manifest) and not names_local_path(str(manifest["model"].get("source") or ""))

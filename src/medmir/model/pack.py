@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from medmir.errors import MedmirError
+from medmir.fsutil import sha256_file
 from medmir.model.manifest import (
     LEGACY_INT8,
     MANIFEST_FILE,
@@ -54,6 +55,11 @@ class ModelPack:
         if precision == "int8" and self.text_runtime == "web":
             return f"onnxruntime-web {web_runtime_version()} (WASM, as the site)"
         return f"onnxruntime {ort.__version__} (native)"
+
+    @property
+    def manifest_sha256(self) -> str:
+        """The pack's identity: what a bundle indexed with it records as index_info.json model.manifest_sha256."""
+        return sha256_file(self.dir / MANIFEST_FILE)
 
     @property
     def embed_dim(self) -> int:
@@ -125,6 +131,21 @@ class ModelPack:
             for i in range(0, len(pixels), batch_size)
         ]
         return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
+
+
+def indexed_with(pack: ModelPack, info: Mapping[str, Any]) -> bool:
+    """Whether a bundle (its index_info.json) was indexed with `pack`."""
+    return (info.get("model") or {}).get("manifest_sha256") == pack.manifest_sha256
+
+
+def check_indexed_with(pack: ModelPack, info: Mapping[str, Any], bundle_dir: Path, hint: str = "") -> None:
+    """Refuse a pack other than the bundle's: its queries land in another embedding space, so scores mean nothing."""
+    if not indexed_with(pack, info):
+        want = str((info.get("model") or {}).get("manifest_sha256"))
+        raise MedmirError(
+            f"{pack.dir}: not the pack {bundle_dir} was indexed with (its index_info.json names manifest "
+            f"{want[:12]}..., this pack is {pack.manifest_sha256[:12]}...){hint}"
+        )
 
 
 @dataclass

@@ -63,9 +63,12 @@ class WebEncoder:
         self._lock = threading.Lock()
         # a file, not a pipe: a chatty stderr cannot block Node; closed with this object
         self._err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+        # Node ends at end-of-file on stdin, which comes when this process dies however it dies (kill -9 too): no
+        # orphan, as long as only this process holds the pipe's write end (spawned children never inherit it).
         try:
             self._proc = subprocess.Popen(
-                ["node", str(SCRIPT), "--model", str(model), "--image-size", str(image_size)],
+                # absolute: Node runs in web/, where a path relative to the caller's folder means nothing
+                ["node", str(SCRIPT), "--model", str(model.resolve()), "--image-size", str(image_size)],
                 cwd=WEB_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err, text=True,
             )  # fmt: skip
         except OSError as exc:

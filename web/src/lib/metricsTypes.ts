@@ -55,7 +55,11 @@ export interface Evaluated {
 
 export interface QueriesInfo {
   count: number;
+  /** "built-in", or the file name of the user's query set (medmir evaluate --queries) */
+  source: string;
   labels: string[];
+  /** labels queried from the documented templates (no curated phrasings) */
+  labels_from_templates: string[];
   labels_without_images: string[];
   semantic_groups: Record<string, string[]>;
 }
@@ -350,6 +354,8 @@ export function parseMetrics(json: unknown): Metrics {
   const q = r.obj(r.get(o, "queries", ""), "queries");
   r.num(r.get(q, "count", "queries"), "queries.count");
   r.strings(r.get(q, "labels", "queries"), "queries.labels");
+  r.str(r.get(q, "source", "queries"), "queries.source");
+  r.strings(r.get(q, "labels_from_templates", "queries"), "queries.labels_from_templates");
   r.strings(r.get(q, "labels_without_images", "queries"), "queries.labels_without_images");
   r.record(r.get(q, "semantic_groups", "queries"), "queries.semantic_groups", (x, p) => r.strings(x, p));
 

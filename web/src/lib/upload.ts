@@ -1,7 +1,7 @@
 // Decoding an image the user gives us, in this page only. The browser decodes the file (lossless for PNG);
 // resizing is ours (worker/preprocess.ts), so the pixels the model sees match the Python index's.
 
-export const MAX_PIXELS = 40_000_000;
+import { headerSize, sizeProblem, type Size } from "./imageLimits";
 
 export interface DecodedImage {
   rgba: Uint8ClampedArray;
@@ -9,20 +9,48 @@ export interface DecodedImage {
   height: number;
 }
 
+// JPEG headers can sit behind EXIF and ICC segments; 1 MiB holds them in practice (else the fallback measures).
+const HEAD_BYTES = 1 << 20;
+
+/** The declared size, from the header, or from an <img> (which reads the header and decodes only when painted). */
+export async function declaredSize(file: Blob): Promise<Size | null> {
+  const head = headerSize(new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer()));
+  if (head || typeof Image === "undefined") return head;
+  const url = URL.createObjectURL(file);
+  try {
+    const img = new Image();
+    const loaded = new Promise<boolean>((resolve) => {
+      img.onload = () => resolve(true);
+      img.onerror = () => resolve(false);
+    });
+    img.src = url;
+    return (await loaded) ? { width: img.naturalWidth, height: img.naturalHeight } : null;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+/** Refuse what the size rule refuses (`sizeProblem`) before decoding, then decode to RGBA. */
 export async function decodeUpload(file: File): Promise<DecodedImage> {
   if (file.size === 0) throw new Error(`${file.name}: the file is empty`);
+  const undecodable = () =>
+    new Error(`${file.name}: not an image this browser can decode (corrupt, truncated or another file type)`);
+  const declared = await declaredSize(file);
+  if (!declared) throw undecodable();
+  const before = sizeProblem(declared.width, declared.height);
+  if (before) throw new Error(`${file.name}: ${before}`);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
   } catch {
-    throw new Error(`${file.name}: not an image this browser can decode (corrupt, truncated or another file type)`);
+    throw undecodable();
   }
   const { width, height } = bitmap;
-  if (width * height > MAX_PIXELS) {
+  // the header could understate what the decoder made (e.g. a GIF frame beyond the first): check again
+  const after = sizeProblem(width, height);
+  if (after) {
     bitmap.close();
-    throw new Error(
-      `${file.name}: ${width} x ${height} pixels is too large to process in the browser (limit ${MAX_PIXELS / 1e6} megapixels); downscale it first`,
-    );
+    throw new Error(`${file.name}: ${after}`);
   }
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext("2d", { willReadFrequently: true });

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { BASE, type SiteData } from "../App";
 import { fetchVerified } from "../lib/cache";
+import { dataUrl } from "../lib/display";
 import { parseHardCases, parseMetrics, type HardCases, type Metrics } from "../lib/metricsTypes";
 import { HardCasesPage } from "./HardCasesPage";
 import { MetricsPage } from "./MetricsPage";
@@ -34,6 +35,6 @@ export function DataPage({ kind, site }: { kind: "metrics" | "hard-cases"; site:
   if (!doc) return <p role="status">Loading…</p>;
   if (doc.metrics) return <MetricsPage metrics={doc.metrics} />;
   if (doc.hard)
-    return <HardCasesPage hard={doc.hard} thumbnailUrl={(_f, thumb) => new URL(thumb, new URL("data/", BASE)).href} />;
+    return <HardCasesPage hard={doc.hard} thumbnailUrl={(_f, thumb) => dataUrl(BASE, thumb)} />;
   return null;
 }

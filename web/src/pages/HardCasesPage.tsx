@@ -10,6 +10,7 @@
 import { useId, useState } from "react";
 import { thumbnailPathFor, type ConfusionPair, type HardCase, type HardCases, type Verdict } from "../lib/metricsTypes";
 import { TableHead } from "../components/TableHead";
+import { visibleText } from "../lib/display";
 
 type Filter = "all" | Verdict;
 
@@ -49,7 +50,7 @@ function LabelChips(props: { labels: string[]; queryLabel: string; shared: strin
         return (
           <li
             key={`${l}-${i}`}
-            className={`rounded px-1.5 py-0.5 text-xs ${
+            className={`rounded px-1.5 py-0.5 text-xs wrap-anywhere ${
               same
                 ? "bg-emerald-100 font-semibold text-emerald-900"
                 : group
@@ -57,7 +58,7 @@ function LabelChips(props: { labels: string[]; queryLabel: string; shared: strin
                   : "bg-slate-100 text-slate-800"
             }`}
           >
-            {l}
+            {visibleText(l)}
             {same && <span className="sr-only"> (the query's label)</span>}
             {group && <span className="sr-only"> (same semantic group as the query's label)</span>}
           </li>
@@ -79,20 +80,21 @@ function CaseCard(props: {
       aria-labelledby={headingId}
       data-testid="hard-case"
       data-verdict={c.verdict}
-      className="space-y-3 rounded border border-slate-200 bg-white p-4"
+      className="space-y-3 rounded border border-slate-200 bg-white p-4 wrap-anywhere"
     >
       <header className="flex flex-wrap items-baseline gap-x-3 gap-y-1">
         <h3 id={headingId} className="text-base font-semibold text-slate-900">
-          “{c.query}”
+          “{visibleText(c.query)}”
         </h3>
         <span className="text-sm text-slate-700">
-          label: <span className="font-semibold text-slate-900">{c.label}</span>
+          label: <span className="font-semibold text-slate-900">{visibleText(c.label)}</span>
         </span>
         <VerdictBadge verdict={c.verdict} />
       </header>
       {c.shared_group_labels.length > 0 && (
         <p className="text-sm text-slate-700">
-          Top-1 image shares a semantic group with {c.label}: {c.shared_group_labels.join(", ")}
+          Top-1 image shares a semantic group with {visibleText(c.label)}:{" "}
+          {visibleText(c.shared_group_labels.join(", "))}
         </p>
       )}
       <ol className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5" aria-label={`Top retrieved images for “${c.query}”`}>
@@ -111,7 +113,7 @@ function CaseCard(props: {
                 <figcaption className="space-y-1 text-xs text-slate-800">
                   <span className="block">
                     <span className="font-semibold">#{r.rank}</span>{" "}
-                    <span className="break-all">{r.filename}</span>
+                    <span className="break-all">{visibleText(r.filename)}</span>
                   </span>
                   <LabelChips labels={r.labels} queryLabel={c.label} shared={c.shared_group_labels} />
                 </figcaption>
@@ -146,10 +148,10 @@ function ConfusionTable(props: { hard: HardCases }) {
                 data-recurring={String(rec)}
                 className={rec ? "bg-amber-50" : undefined}
               >
-                <th scope="row" className={`${td} text-left font-semibold`}>
-                  {p.query_label}
+                <th scope="row" className={`${td} text-left font-semibold wrap-anywhere`}>
+                  {visibleText(p.query_label)}
                 </th>
-                <td className={td}>{p.retrieved_label}</td>
+                <td className={`${td} wrap-anywhere`}>{visibleText(p.retrieved_label)}</td>
                 <td className={`${td} tabular-nums`} data-value={String(p.count)}>
                   {p.count}
                 </td>

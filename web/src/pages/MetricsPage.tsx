@@ -26,6 +26,7 @@ import {
 } from "recharts";
 import { TIER_NAMES, type Figure, type ImageToImageFigure, type Metrics, type TierName } from "../lib/metricsTypes";
 import { TableHead } from "../components/TableHead";
+import { visibleText } from "../lib/display";
 
 const TIER_TITLES: Record<TierName, string> = {
   strict: "Strict",
@@ -159,8 +160,8 @@ function TierTable(props: { metrics: Metrics; tier: TierName }) {
         {t.excluded_queries.length === 0 ? (
           <span>none</span>
         ) : (
-          <span data-testid="tier-excluded" data-tier={props.tier}>
-            {t.excluded_queries.length} ({t.excluded_queries.join(", ")})
+          <span data-testid="tier-excluded" data-tier={props.tier} className="wrap-anywhere">
+            {t.excluded_queries.length} ({visibleText(t.excluded_queries.join(", "))})
           </span>
         )}
       </p>
@@ -296,8 +297,8 @@ function PerLabelSection(props: { metrics: Metrics }) {
           <tbody>
             {rows.map((r, i) => (
               <tr key={`${r.label}-${i}`}>
-                <th scope="row" className={`${td} text-left font-semibold`}>
-                  {r.label}
+                <th scope="row" className={`${td} text-left font-semibold wrap-anywhere`}>
+                  {visibleText(r.label)}
                 </th>
                 {cell(r.label, "images", r.images, true)}
                 {cell(r.label, "queries", r.queries, true)}
@@ -364,8 +365,8 @@ function ZeroShotSection(props: { metrics: Metrics }) {
           <tbody>
             {z.labels.map((r, i) => (
               <tr key={`${r.label}-${i}`}>
-                <th scope="row" className={`${td} text-left font-semibold`}>
-                  {r.label}
+                <th scope="row" className={`${td} text-left font-semibold wrap-anywhere`}>
+                  {visibleText(r.label)}
                 </th>
                 <td className={td} data-testid="auc" data-label={r.label} data-value={String(r.auc)}>
                   {r.auc === null ? (
@@ -469,7 +470,13 @@ function Evaluated(props: { metrics: Metrics }) {
       "Queries",
       <>
         <span className="tabular-nums">{q.count}</span> over {q.labels.length} labels
-        {q.labels_without_images.length > 0 && <> · labels without images: {q.labels_without_images.join(", ")}</>}
+        {q.source !== "built-in" && <> · from your query file {visibleText(q.source)}</>}
+        {q.labels_from_templates.length > 0 && (
+          <> · queried from templates (no curated phrasings): {visibleText(q.labels_from_templates.join(", "))}</>
+        )}
+        {q.labels_without_images.length > 0 && (
+          <> · labels without images: {visibleText(q.labels_without_images.join(", "))}</>
+        )}
       </>,
     ],
     ["Evaluated on", `${e.created} (medmir ${e.medmir})`],

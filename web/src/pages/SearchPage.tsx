@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import type { SiteData } from "../App";
 import { BASE } from "../App";
+import { dataUrl, visibleText } from "../lib/display";
 import { decodeUpload } from "../lib/upload";
 import { Cancelled, type SearchClient, type SearchResult } from "../lib/searchClient";
 import type { Filters, ReadyInfo } from "../worker/messages";
@@ -42,7 +43,10 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
   const [result, setResult] = useState<SearchResult | null>(null);
   // which request the shown results answer: until a new search returns, the old results stay on screen
   const [resultKey, setResultKey] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  // `key` names the request that failed (as data-key on results) and `seq` counts errors, so a test (or a reader)
+  // can tell this upload's error from the previous one's when both say the same thing
+  const [error, setError] = useState<{ text: string; key: string; seq: number } | null>(null);
+  const errorSeq = useRef(0);
   const [busy, setBusy] = useState(false);
   const [upload, setUpload] = useState<{ url: string; name: string } | null>(null);
   const [neighbors, setNeighbors] = useState<{ ids: number[][]; scores: number[][] } | null>(null);
@@ -51,6 +55,11 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
   const filterKey = params.toString();
 
   useEffect(() => setText(q), [q]);
+
+  const fail = useCallback((key: string, e: unknown) => {
+    errorSeq.current += 1;
+    setError({ text: e instanceof Error ? e.message : String(e), key, seq: errorSeq.current });
+  }, []);
 
   const run = useCallback(
     async (key: string, job: () => Promise<SearchResult>) => {
@@ -61,12 +70,12 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
         setResult(r);
         setResultKey(key);
       } catch (e) {
-        if (!(e instanceof Cancelled)) setError(e instanceof Error ? e.message : String(e));
+        if (!(e instanceof Cancelled)) fail(key, e);
       } finally {
         setBusy(false);
       }
     },
-    [],
+    [fail],
   );
 
   // URL state drives the search, so every result page can be shared or bookmarked
@@ -116,13 +125,14 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
 
   async function searchFile(file: File) {
     setError(null);
+    const key = `image:${file.name}`;
     try {
       const img = await decodeUpload(file);
       if (upload) URL.revokeObjectURL(upload.url);
       setUpload({ url: URL.createObjectURL(file), name: file.name });
-      await run(`image:${file.name}`, () => client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters));
+      await run(key, () => client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters));
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      fail(key, e);
     }
   }
 
@@ -214,8 +224,8 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
           {labels.map((l) => {
             const mode: LabelMode = filters.include.includes(l) ? "include" : filters.exclude.includes(l) ? "exclude" : "any";
             return (
-              <label key={l} className="flex flex-col text-xs">
-                <span>{l}</span>
+              <label key={l} className="flex min-w-0 flex-col text-xs">
+                <span className="wrap-anywhere">{visibleText(l)}</span>
                 <select value={mode} onChange={(e) => setLabel(l, e.target.value as LabelMode)} className="rounded border border-slate-300 p-1">
                   <option value="any">any</option>
                   <option value="include">must have</option>
@@ -248,9 +258,9 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
 
       {upload && (
         <figure className="mt-4 flex items-center gap-3 text-sm">
-          <img src={upload.url} alt={`your image ${upload.name}`} className="h-20 w-20 rounded object-cover" />
-          <figcaption>
-            Searching with your image <span className="font-mono">{upload.name}</span> (stays on this device)
+          <img src={upload.url} alt={`your image ${visibleText(upload.name)}`} className="h-20 w-20 shrink-0 rounded object-cover" />
+          <figcaption className="min-w-0 wrap-anywhere">
+            Searching with your image <span className="font-mono">{visibleText(upload.name)}</span> (stays on this device)
           </figcaption>
         </figure>
       )}
@@ -258,8 +268,14 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
       {!ready && (q || upload) && <p className="mt-4 text-sm text-slate-600">The model is loading; your search runs as soon as it is ready.</p>}
       {busy && <p className="mt-4 text-sm text-slate-600" role="status">Searching…</p>}
       {error && (
-        <p role="alert" data-testid="search-error" className="mt-4 rounded border border-red-300 bg-red-50 p-2 text-sm text-red-900">
-          {error}
+        <p
+          role="alert"
+          data-testid="search-error"
+          data-key={error.key}
+          data-seq={error.seq}
+          className="mt-4 rounded border border-red-300 bg-red-50 p-2 text-sm text-red-900 wrap-anywhere"
+        >
+          {visibleText(error.text)}
         </p>
       )}
 
@@ -267,7 +283,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
         <section aria-label="Results" className="mt-4">
           <p className="mb-2 text-sm text-slate-700" data-testid="result-path" data-path={result.path} data-key={resultKey}>
             {PATH_TEXT[result.path]}
-            {result.matched ? ` for “${result.matched}”` : ""} · {result.timing.totalMs.toFixed(1)} ms
+            {result.matched ? ` for “${visibleText(result.matched)}”` : ""} · {result.timing.totalMs.toFixed(1)} ms
             {result.timing.embedMs !== undefined ? ` (embedding ${result.timing.embedMs.toFixed(1)} ms, ranking ${result.timing.rankMs.toFixed(1)} ms)` : ""}
             {result.tokens ? ` · ${result.tokens} tokens` : ""}
           </p>
@@ -288,11 +304,11 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
                     data-rank={i + 1}
                     data-filename={m.filename}
                     data-score={h.score}
-                    className="flex flex-col rounded border border-slate-200 bg-white p-2 shadow-sm"
+                    className="flex min-w-0 flex-col rounded border border-slate-200 bg-white p-2 shadow-sm"
                   >
                     <img
-                      src={new URL(m.thumbnail, new URL("data/", BASE)).href}
-                      alt={`${m.filename}: ${m.labels.join(", ") || "no labels"}`}
+                      src={dataUrl(BASE, m.thumbnail)}
+                      alt={visibleText(`${m.filename}: ${m.labels.join(", ") || "no labels"}`)}
                       loading="lazy"
                       className="aspect-square w-full rounded bg-slate-900 object-contain"
                     />
@@ -302,17 +318,17 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
                         similarity {h.score.toFixed(3)}
                       </span>
                     </div>
-                    <p className="truncate font-mono text-xs text-slate-600" title={m.filename}>
-                      {m.filename}
+                    <p className="truncate font-mono text-xs text-slate-600" title={visibleText(m.filename)} data-testid="filename">
+                      {visibleText(m.filename)}
                     </p>
                     <ul className="mt-1 flex flex-wrap gap-1" aria-label="labels">
                       {m.labels.map((l) => (
-                        <li key={l} className="rounded bg-sky-50 px-1.5 py-0.5 text-xs text-sky-900">
-                          {l}
+                        <li key={l} className="min-w-0 rounded bg-sky-50 px-1.5 py-0.5 text-xs text-sky-900 wrap-anywhere">
+                          {visibleText(l)}
                         </li>
                       ))}
                     </ul>
-                    <p className="mt-1 text-xs text-slate-700">{m.report}</p>
+                    <p className="mt-1 text-xs text-slate-700 wrap-anywhere">{visibleText(m.report)}</p>
                     <div className="mt-2 flex gap-2 text-xs">
                       <a className="text-sky-800 underline" href={`#/?similar=${h.id}`}>
                         Find similar

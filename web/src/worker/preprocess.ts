@@ -21,6 +21,8 @@
  * All of that is exact integer / IEEE double arithmetic, so JavaScript gets the same bits as C.
  */
 
+import { MAX_PIXELS } from "../lib/imageLimits";
+
 /** 8-bit RGB pixels, row-major, 3 bytes per pixel (what Pillow's mode "RGB" holds). */
 export interface RGBImage {
   width: number;
@@ -192,6 +194,11 @@ export function verticalFirst(inW: number, inH: number, outW: number, outH: numb
 export function resizeBicubic(img: RGBImage, outW: number, outH: number): RGBImage {
   checkDims(img.width, img.height);
   checkDims(outW, outH);
+  if (outW * outH > MAX_PIXELS) {
+    // Uploads pass lib/imageLimits.ts's rule first (model resizes stay below S x 20*S); this stops any other
+    // caller from allocating gigabytes (a 40000 x 1 image would resize to 8,960,000 x 224).
+    throw new RangeError(`resize to ${outW}x${outH} exceeds ${MAX_PIXELS} pixels: the image breaks the size rule`);
+  }
   if (img.data.length !== img.width * img.height * 3) {
     throw new RangeError(`RGB buffer has ${img.data.length} bytes, expected ${img.width * img.height * 3}`);
   }
