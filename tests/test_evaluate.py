@@ -16,6 +16,7 @@ from conftest import NIH_SAMPLE
 
 from medmir.bundle.format import normalize_query
 from medmir.bundle.verify import verify_bundle
+from medmir.bundle.write import fallback_queries
 from medmir.cli import main
 from medmir.data.records import nih_label_names
 from medmir.errors import MedmirError
@@ -31,7 +32,7 @@ from medmir.evaluate.tiers import (
     related_labels,
     semantic_groups,
 )
-from medmir.index import build_index, fallback_queries
+from medmir.index import build_index
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"

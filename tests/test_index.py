@@ -15,10 +15,11 @@ from conftest import NIH_SAMPLE
 from medmir.bundle.neighbors import nearest_neighbors, top_k
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
+from medmir.bundle.write import fallback_queries
 from medmir.data.subset import select
 from medmir.errors import MedmirError
 from medmir.images import load_image, preprocess_for_model
-from medmir.index import build_index, fallback_queries
+from medmir.index import build_index
 from medmir.model.pack import ModelPack
 from medmir.search import search_image, search_text
 

@@ -55,7 +55,7 @@ def test_web_encoder_names_a_bad_model(tmp_path: Path) -> None:
 
 
 def test_cli_flag_selects_the_runtime(tiny_pack: Path, tmp_path: Path) -> None:
-    from medmir.index import fallback_results
+    from medmir.bundle.write import fallback_results
 
     pack = ModelPack.open(tiny_pack, text_runtime="native")
     emb = np.eye(3, pack.embed_dim, dtype=np.float32)

@@ -83,9 +83,10 @@ def build(
     log: Log = print,
     force: bool = False,
 ) -> BuildResult:
+    from medmir.bundle.write import RANDOM_WARNING
     from medmir.data.nih import find_label_file
     from medmir.data.subset import select
-    from medmir.index import RANDOM_WARNING, build_index
+    from medmir.index import build_index
     from medmir.model.pack import ModelPack
     from medmir.process import process_images
 

@@ -131,8 +131,9 @@ def _print_skipped(items: list[tuple[str, str]], limit: int = 20) -> None:
 
 
 def _index(a: argparse.Namespace) -> int:
+    from medmir.bundle.write import RANDOM_WARNING
     from medmir.embed import check_workers
-    from medmir.index import RANDOM_WARNING, build_index
+    from medmir.index import build_index
 
     rep = build_index(
         a.images,

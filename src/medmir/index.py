@@ -6,44 +6,25 @@ never from the 256 px WebP thumbnails, which are lossy and only for display.
 
 from __future__ import annotations
 
-import datetime as dt
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from medmir import __version__
-from medmir.bundle.format import (
-    EMBEDDINGS,
-    FALLBACK,
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    IMAGES,
-    INFO,
-    METADATA,
-    NEIGHBORS,
-    images_digest,
-    normalize_query,
-    thumbnail_name,
-)
-from medmir.bundle.neighbors import nearest_neighbors, top_k
+from medmir.bundle.format import thumbnail_name
+from medmir.bundle.write import BundleWriter
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
 from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
 from medmir.embed import Embedded, embed_images
 from medmir.embedcache import EmbeddingCache
 from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_bytes, atomic_write_json, sha256_file, staging_dir
-from medmir.model.manifest import MANIFEST_FILE
+from medmir.fsutil import staging_dir
 from medmir.model.pack import ModelPack, Precision
 
-RANDOM_WARNING = "random weights: results are meaningless"
 Backend = Literal["auto", "onnxruntime", "torch"]
 _ONNX_DTYPES = {"fp32": "float32", "int8": "int8 (dynamic quantization)"}
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -66,11 +47,6 @@ class IndexReport:
         )
 
 
-def fallback_queries() -> list[str]:
-    text = resources.files("medmir.resources.queries").joinpath("fallback.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
-
 def _progress(enabled: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -80,45 +56,6 @@ def _progress(enabled: bool) -> Progress:
         disable=not enabled,
         transient=False,
     )
-
-
-def _metadata_entry(i: int, r: Record) -> dict[str, Any]:
-    return {
-        "id": i,
-        "filename": r.filename,
-        "thumbnail": f"{IMAGES}/{thumbnail_name(r.filename)}",
-        "labels": list(r.labels),
-        "primary_label": r.primary_label or (r.labels[0] if r.labels else ""),
-        "report": r.report,
-        "patient_id": r.patient_id,
-        "age": r.age,
-        "sex": r.sex,
-        "view": r.view,
-    }
-
-
-def fallback_results(pack: ModelPack, emb: np.ndarray, k: int = 10, precision: Precision = "int8") -> dict[str, Any]:
-    queries = fallback_queries()
-    qv = pack.encode_text(queries, precision)
-    rows = []
-    for q, v in zip(queries, qv, strict=True):
-        scores = np.asarray(emb @ v, dtype=np.float32) if len(emb) else np.zeros(0, np.float32)
-        best = top_k(scores, k)
-        rows.append(
-            {
-                "query": q,
-                "normalized": normalize_query(q),
-                "ids": best.tolist(),
-                "scores": [round(float(scores[i]), 6) for i in best],
-            }
-        )
-    return {
-        "text_model": precision,
-        "text_runtime": pack.text_runtime_label(precision),
-        "padding": "none (real token count), as the browser",
-        "k": k,
-        "queries": rows,
-    }
 
 
 def build_index(
@@ -150,14 +87,55 @@ def build_index(
     report = IndexReport()
     use_torch = _use_torch(backend, device, precision, torch_dtype, preprocess_mode, checkpoint)
     pack = ModelPack.open(pack_dir)
-    records = read_labels(labels, report.skipped)
+    present, on_disk = match_records(images, labels, report.skipped, strict=strict)
+    paths = [on_disk[r.filename] for r in present]
+    opts = EmbedOptions(cache_dir, thumbnails is None, batch_size, workers, precision)
+    if use_torch:
+        embedder = _torch_embedder(pack, paths, opts, device, torch_dtype, preprocess_mode, checkpoint)
+    else:
+        embedder = _onnx_embedder(pack, paths, opts)
+
+    inputs = [images, labels, pack_dir, *([thumbnails] if thumbnails else [])]
+    with staging_dir(out, "index", inputs=inputs, force=force) as tmp, _progress(progress) as bar:
+        writer = BundleWriter(tmp, pack)
+        task = bar.add_task("embedding images", total=len(present))
+        t_embed = time.perf_counter()
+        for item in embedder.run(lambda n: bar.advance(task, n)):
+            r, path = present[item.index], on_disk[present[item.index].filename]
+            if item.error is not None or item.vector is None:
+                if strict:
+                    raise MedmirError(f"{path}: {item.error}")
+                report.skipped.add(str(path), item.error or "no embedding")
+                continue
+            thumb = _thumbnail(thumbnails, r, images) if thumbnails else item.thumbnail
+            if thumb is None:
+                raise MedmirError(f"{path}: no thumbnail was made")  # the embedders make one when asked
+            writer.add(r, item.vector, thumb)
+            report.cached += item.cached
+            report.embedded += not item.cached
+        report.embed_seconds = time.perf_counter() - t_embed
+        embedder.close()
+        if writer.count == 0:
+            raise MedmirError(f"{images}: no image could be embedded ({len(report.skipped)} skipped)")
+        nn_task = bar.add_task("nearest neighbours", total=writer.count)
+        writer.finish(neighbors=neighbors, image_embeddings=embedder.info, progress=lambda k: bar.advance(nn_task, k))
+    report.count = writer.count
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def match_records(
+    images: Path, labels: Path, skipped: Skipped, *, strict: bool
+) -> tuple[list[Record], dict[str, Path]]:
+    """The label rows whose image is under `images` (others are skipped and reported), and where each image is."""
+    records = read_labels(labels, skipped)
     on_disk = index_images(images, IMAGE_SUFFIXES)
     present: list[Record] = []
     for r in records:
         if r.filename in on_disk:
             present.append(r)
         else:
-            report.skipped.add(r.filename, f"not found under {images}")
+            skipped.add(r.filename, f"not found under {images}")
     if not present:
         raise MedmirError(f"{images}: none of the images listed in {labels} is there")
     stems: dict[str, str] = {}
@@ -165,153 +143,87 @@ def build_index(
         clash = stems.setdefault(thumbnail_name(r.filename), r.filename)
         if clash != r.filename:
             raise MedmirError(f"{labels}: {clash} and {r.filename} would share the thumbnail {thumbnail_name(clash)}")
-    if strict and len(report.skipped):
-        what, why = report.skipped.items[0]
+    if strict and len(skipped):
+        what, why = skipped.items[0]
         raise MedmirError(f"{what}: {why}")
+    return present, on_disk
 
-    paths = [on_disk[r.filename] for r in present]
-    if use_torch:
-        from medmir.embed_torch import DEFAULT_BATCH, TorchEncoder, check_dtype, check_preprocess, embed_images_torch
 
-        mode = check_preprocess(preprocess_mode)
-        encoder = TorchEncoder.from_pack(pack, checkpoint=checkpoint, device=device, dtype=check_dtype(torch_dtype))
-        cache = EmbeddingCache(cache_dir, pack, precision, key_suffix=f"{encoder.label}-{mode}") if cache_dir else None
-        embeddings_info = {
-            "precision": encoder.dtype,
-            "backend": "torch",
-            "device": str(encoder.device),
-            "dtype": _TORCH_DTYPES[encoder.dtype],
-            "preprocess": mode,
-        }
+def _thumbnail(folder: Path, r: Record, images: Path) -> Path:
+    src = folder / thumbnail_name(r.filename)
+    if not src.is_file():
+        raise MedmirError(f"{src}: thumbnail missing (run `medmir process` on {images})")
+    return src
 
-        def embed(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
-            return embed_images_torch(
-                paths,
-                encoder,
-                cache=cache,
-                thumbnails=thumbnails is None,
-                batch_size=batch_size or DEFAULT_BATCH,
-                workers=workers,
-                preprocess=mode,
-                on_progress=on_progress,
-            )
-    else:
-        cache = EmbeddingCache(cache_dir, pack, precision) if cache_dir else None
-        embeddings_info = {
-            "precision": precision,
-            "backend": "onnxruntime",
-            "device": "cpu",
-            "dtype": _ONNX_DTYPES.get(precision, precision),
-            "preprocess": "exact",
-        }
 
-        def embed(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
-            return embed_images(
-                paths,
-                pack,
-                precision=precision,
-                cache=cache,
-                thumbnails=thumbnails is None,
-                batch_size=batch_size or 16,
-                workers=workers,
-                on_progress=on_progress,
-            )
+@dataclass
+class EmbedOptions:
+    cache_dir: Path | None
+    thumbnails: bool  # make WebP thumbnails while decoding (no `medmir process` output to reuse)
+    batch_size: int | None
+    workers: int | None
+    precision: Precision
 
-    dim = pack.embed_dim
-    kept: list[Record] = []
-    inputs = [images, labels, pack_dir, *([thumbnails] if thumbnails else [])]
-    with staging_dir(out, "index", inputs=inputs, force=force) as tmp, _progress(progress) as bar:
-        (tmp / IMAGES).mkdir()
-        task = bar.add_task("embedding images", total=len(present))
-        t_embed = time.perf_counter()
-        with (tmp / EMBEDDINGS).open("wb") as emb_file:
-            for item in embed(lambda n: bar.advance(task, n)):
-                r = present[item.index]
-                if item.error is not None or item.vector is None:
-                    if strict:
-                        raise MedmirError(f"{on_disk[r.filename]}: {item.error}")
-                    report.skipped.add(str(on_disk[r.filename]), item.error or "no embedding")
-                    continue
-                thumb_dst = tmp / IMAGES / thumbnail_name(r.filename)
-                if thumbnails is None:
-                    assert item.thumbnail is not None
-                    atomic_write_bytes(thumb_dst, item.thumbnail)
-                else:
-                    src = thumbnails / thumbnail_name(r.filename)
-                    if not src.is_file():
-                        raise MedmirError(f"{src}: thumbnail missing (run `medmir process` on {images})")
-                    shutil.copyfile(src, thumb_dst)
-                emb_file.write(np.asarray(item.vector, dtype="<f4").tobytes())
-                kept.append(r)
-                report.cached += item.cached
-                report.embedded += not item.cached
-        report.embed_seconds = time.perf_counter() - t_embed
-        if cache:
-            cache.close()
-        n = len(kept)
-        if n == 0:
-            raise MedmirError(f"{images}: no image could be embedded ({len(report.skipped)} skipped)")
-        emb = np.memmap(tmp / EMBEDDINGS, dtype="<f4", mode="r", shape=(n, dim))
 
-        nn_task = bar.add_task("nearest neighbours", total=n)
-        ids, scores = nearest_neighbors(emb, neighbors, progress=lambda k: bar.advance(nn_task, k))
-        atomic_write_json(
-            tmp / NEIGHBORS,
-            {
-                "k": int(ids.shape[1]),
-                "metric": "cosine (dot product of unit vectors)",
-                "ids": ids.tolist(),
-                "scores": np.round(scores.astype(np.float64), 6).tolist(),
-            },
-        )
-        atomic_write_json(tmp / FALLBACK, fallback_results(pack, emb))
-        atomic_write_json(
-            tmp / METADATA,
-            {"format": FORMAT_NAME, "count": n, "images": [_metadata_entry(i, r) for i, r in enumerate(kept)]},
-        )
-        del emb
-        thumbs = sorted((p.name, sha256_file(p)) for p in (tmp / IMAGES).iterdir())
-        model = pack.manifest["model"]
-        info = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "count": n,
-            "dim": dim,
-            "dtype": "float32",
-            "byte_order": "little",
-            "layout": "row-major [count, dim]; row i is metadata.json images[i]",
-            "model": {
-                "name": model["name"],
-                "title": model["title"],
-                "source": model["source"],
-                "revision": model["revision"],
-                "manifest_sha256": sha256_file(pack.dir / MANIFEST_FILE),
-                "random_weights": pack.random_weights,
-            },
-            "random_weights": pack.random_weights,
-            "warning": RANDOM_WARNING if pack.random_weights else None,
-            "image_embeddings": {
-                **embeddings_info,
-                "source": "original images (the --images folder), not the thumbnails",
-            },
-            "preprocess": pack.manifest["preprocess"],
-            "neighbors": {"k": int(ids.shape[1])},
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "medmir": __version__,
-            "files": {
-                name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
-                for name in (EMBEDDINGS, METADATA, NEIGHBORS, FALLBACK)
-            },
-            "images": {
-                "count": len(thumbs),
-                "bytes": sum((tmp / IMAGES / name).stat().st_size for name, _ in thumbs),
-                "sha256": images_digest(thumbs),
-            },
-        }
-        atomic_write_json(tmp / INFO, info)
-    report.count = n
-    report.seconds = time.perf_counter() - t0
-    return report
+@dataclass
+class Embedder:
+    """One backend, ready to run: `run` yields the embedded images, `info` describes them for index_info.json."""
+
+    run: Callable[[Callable[[int], None]], Iterator[Embedded]]
+    info: dict[str, Any]
+    cache: EmbeddingCache | None
+
+    def close(self) -> None:
+        if self.cache:
+            self.cache.close()
+
+
+def _onnx_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions) -> Embedder:
+    cache = EmbeddingCache(o.cache_dir, pack, o.precision) if o.cache_dir else None
+    info = {
+        "precision": o.precision,
+        "backend": "onnxruntime",
+        "device": "cpu",
+        "dtype": _ONNX_DTYPES.get(o.precision, o.precision),
+        "preprocess": "exact",
+    }
+
+    def run(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
+        return embed_images(paths, pack, precision=o.precision, cache=cache, thumbnails=o.thumbnails,
+                            batch_size=o.batch_size or 16, workers=o.workers, on_progress=on_progress)  # fmt: skip
+
+    return Embedder(run, info, cache)
+
+
+def _torch_embedder(
+    pack: ModelPack,
+    paths: list[Path],
+    o: EmbedOptions,
+    device: str,
+    torch_dtype: str,
+    preprocess_mode: str,
+    checkpoint: Path | None,
+) -> Embedder:
+    from medmir.embed_torch import DEFAULT_BATCH, TorchEncoder, check_dtype, check_preprocess, embed_images_torch
+
+    mode = check_preprocess(preprocess_mode)
+    encoder = TorchEncoder.from_pack(pack, checkpoint=checkpoint, device=device, dtype=check_dtype(torch_dtype))
+    key = f"{encoder.label}-{mode}"
+    cache = EmbeddingCache(o.cache_dir, pack, o.precision, key_suffix=key) if o.cache_dir else None
+    info = {
+        "precision": encoder.dtype,
+        "backend": "torch",
+        "device": str(encoder.device),
+        "dtype": _TORCH_DTYPES[encoder.dtype],
+        "preprocess": mode,
+    }
+
+    def run(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
+        return embed_images_torch(paths, encoder, cache=cache, thumbnails=o.thumbnails,
+                                  batch_size=o.batch_size or DEFAULT_BATCH, workers=o.workers, preprocess=mode,
+                                  on_progress=on_progress)  # fmt: skip
+
+    return Embedder(run, info, cache)
 
 
 def _use_torch(

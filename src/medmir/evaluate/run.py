@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from medmir import __version__
-from medmir.bundle.format import INFO
-from medmir.bundle.read import Bundle, read_json_file
+from medmir.bundle.read import Bundle
+from medmir.bundle.write import register_files
 from medmir.errors import MedmirError
 from medmir.evaluate.baselines import expected_random
 from medmir.evaluate.hardcases import confusion_matrix, hard_cases
@@ -23,7 +23,7 @@ from medmir.evaluate.metrics import KS, METRIC_DOCS, aggregate, check_inputs, pe
 from medmir.evaluate.stats import bootstrap_cis
 from medmir.evaluate.tiers import TIER_DOCS, TIERS, Query, build_tiers, queries_for, read_queries, semantic_groups
 from medmir.evaluate.zeroshot import zero_shot_auc
-from medmir.fsutil import atomic_write_json, sha256_file
+from medmir.fsutil import atomic_write_json
 from medmir.model.pack import ModelPack, Precision, check_indexed_with
 
 METRICS_FILE = "metrics.json"
@@ -237,17 +237,9 @@ def evaluate(
     }
     atomic_write_json(bundle_dir / METRICS_FILE, metrics)
     atomic_write_json(bundle_dir / HARD_CASES_FILE, hard)
-    _register_in_index_info(bundle_dir)
+    register_files(bundle_dir, (METRICS_FILE, HARD_CASES_FILE))
     if report:
         from medmir.evaluate.report import write_report
 
         write_report(metrics, hard, out or bundle_dir / "report")
     return metrics
-
-
-def _register_in_index_info(bundle_dir: Path) -> None:
-    """index_info.json vouches for the evaluation files too, so `medmir verify` catches edits to them."""
-    info = read_json_file(bundle_dir / INFO)
-    for name in (METRICS_FILE, HARD_CASES_FILE):
-        info["files"][name] = {"bytes": (bundle_dir / name).stat().st_size, "sha256": sha256_file(bundle_dir / name)}
-    atomic_write_json(bundle_dir / INFO, info)

@@ -1,0 +1,191 @@
+"""The one bundle writer (contract: docs/FORMAT.md). Every engine that makes a bundle streams rows into it.
+
+Rows arrive one by one (record, unit vector, thumbnail); `finish` derives what needs all rows (neighbours, the
+fallback results, metadata) and writes index_info.json last, vouching for every file. The writer works in a folder
+the caller owns (a staging folder that is renamed into place, see `medmir.fsutil.staging_dir`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from medmir import __version__
+from medmir.bundle.format import (
+    EMBEDDINGS,
+    FALLBACK,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    IMAGES,
+    INFO,
+    METADATA,
+    NEIGHBORS,
+    images_digest,
+    normalize_query,
+    thumbnail_name,
+)
+from medmir.bundle.neighbors import nearest_neighbors, top_k
+from medmir.bundle.read import read_json_file
+from medmir.data.records import Record
+from medmir.errors import MedmirError
+from medmir.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
+from medmir.model.pack import ModelPack, Precision
+
+RANDOM_WARNING = "random weights: results are meaningless"
+Progress = Callable[[int], None]
+
+
+def fallback_queries() -> list[str]:
+    text = resources.files("medmir.resources.queries").joinpath("fallback.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def fallback_results(pack: ModelPack, emb: np.ndarray, k: int = 10, precision: Precision = "int8") -> dict[str, Any]:
+    """The top-k of every fallback query, computed with the browser's text model, for the site to show at once."""
+    queries = fallback_queries()
+    qv = pack.encode_text(queries, precision)
+    rows = []
+    for q, v in zip(queries, qv, strict=True):
+        scores = np.asarray(emb @ v, dtype=np.float32) if len(emb) else np.zeros(0, np.float32)
+        best = top_k(scores, k)
+        rows.append(
+            {
+                "query": q,
+                "normalized": normalize_query(q),
+                "ids": best.tolist(),
+                "scores": [round(float(scores[i]), 6) for i in best],
+            }
+        )
+    return {
+        "text_model": precision,
+        "text_runtime": pack.text_runtime_label(precision),
+        "padding": "none (real token count), as the browser",
+        "k": k,
+        "queries": rows,
+    }
+
+
+def metadata_entry(i: int, r: Record) -> dict[str, Any]:
+    return {
+        "id": i,
+        "filename": r.filename,
+        "thumbnail": f"{IMAGES}/{thumbnail_name(r.filename)}",
+        "labels": list(r.labels),
+        "primary_label": r.primary_label or (r.labels[0] if r.labels else ""),
+        "report": r.report,
+        "patient_id": r.patient_id,
+        "age": r.age,
+        "sex": r.sex,
+        "view": r.view,
+    }
+
+
+class BundleWriter:
+    """Streams rows into `folder` (empty, owned by the caller); `finish` completes the bundle."""
+
+    def __init__(self, folder: Path, pack: ModelPack):
+        self.folder, self.pack = folder, pack
+        self.records: list[Record] = []
+        (folder / IMAGES).mkdir()
+        self._emb: BinaryIO | None = (folder / EMBEDDINGS).open("wb")
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+    def add(self, record: Record, vector: np.ndarray, thumbnail: bytes | Path) -> None:
+        """One row: its unit vector, and its WebP thumbnail as bytes or as a file to copy."""
+        if self._emb is None:
+            raise MedmirError("bundle writer: add() after finish()")
+        vec = np.asarray(vector, dtype="<f4")
+        if vec.shape != (self.pack.embed_dim,):
+            raise MedmirError(f"{record.filename}: embedding of shape {vec.shape}, expected ({self.pack.embed_dim},)")
+        dst = self.folder / IMAGES / thumbnail_name(record.filename)
+        if isinstance(thumbnail, Path):
+            shutil.copyfile(thumbnail, dst)
+        else:
+            atomic_write_bytes(dst, thumbnail)
+        self._emb.write(vec.tobytes())
+        self.records.append(record)
+
+    def finish(self, *, neighbors: int, image_embeddings: dict[str, Any], progress: Progress | None = None) -> None:
+        """Neighbours, fallback results and metadata from the rows, then index_info.json over every file."""
+        if self._emb is None:
+            raise MedmirError("bundle writer: finish() called twice")
+        self._emb.close()
+        self._emb = None
+        n, dim = self.count, self.pack.embed_dim
+        if n == 0:
+            raise MedmirError("no image could be embedded: the bundle would be empty")
+        emb = np.memmap(self.folder / EMBEDDINGS, dtype="<f4", mode="r", shape=(n, dim))
+        ids, scores = nearest_neighbors(emb, neighbors, progress=progress)
+        atomic_write_json(
+            self.folder / NEIGHBORS,
+            {
+                "k": int(ids.shape[1]),
+                "metric": "cosine (dot product of unit vectors)",
+                "ids": ids.tolist(),
+                "scores": np.round(scores.astype(np.float64), 6).tolist(),
+            },
+        )
+        atomic_write_json(self.folder / FALLBACK, fallback_results(self.pack, emb))
+        del emb
+        entries = [metadata_entry(i, r) for i, r in enumerate(self.records)]
+        atomic_write_json(self.folder / METADATA, {"format": FORMAT_NAME, "count": n, "images": entries})
+        atomic_write_json(self.folder / INFO, self._info(int(ids.shape[1]), image_embeddings))
+
+    def _info(self, k: int, image_embeddings: dict[str, Any]) -> dict[str, Any]:
+        pack, folder = self.pack, self.folder
+        thumbs = sorted((p.name, sha256_file(p)) for p in (folder / IMAGES).iterdir())
+        model = pack.manifest["model"]
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "count": self.count,
+            "dim": pack.embed_dim,
+            "dtype": "float32",
+            "byte_order": "little",
+            "layout": "row-major [count, dim]; row i is metadata.json images[i]",
+            "model": {
+                "name": model["name"],
+                "title": model["title"],
+                "source": model["source"],
+                "revision": model["revision"],
+                "manifest_sha256": pack.manifest_sha256,
+                "random_weights": pack.random_weights,
+            },
+            "random_weights": pack.random_weights,
+            "warning": RANDOM_WARNING if pack.random_weights else None,
+            "image_embeddings": {
+                **image_embeddings,
+                "source": "original images (the --images folder), not the thumbnails",
+            },
+            "preprocess": pack.manifest["preprocess"],
+            "neighbors": {"k": k},
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "medmir": __version__,
+            "files": {
+                name: {"bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
+                for name in (EMBEDDINGS, METADATA, NEIGHBORS, FALLBACK)
+            },
+            "images": {
+                "count": len(thumbs),
+                "bytes": sum((folder / IMAGES / name).stat().st_size for name, _ in thumbs),
+                "sha256": images_digest(thumbs),
+            },
+        }
+
+
+def register_files(bundle_dir: Path, names: tuple[str, ...]) -> None:
+    """Add files written later (evaluate's metrics.json, hard_cases.json) to index_info.json, so `medmir verify`
+    catches edits to them too."""
+    info = read_json_file(bundle_dir / INFO)
+    for name in names:
+        info["files"][name] = {"bytes": (bundle_dir / name).stat().st_size, "sha256": sha256_file(bundle_dir / name)}
+    atomic_write_json(bundle_dir / INFO, info)
