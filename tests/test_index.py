@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import NIH_SAMPLE
 
-from medmir.bundle.neighbors import nearest_neighbors, top_k
+from medmir.bundle.neighbors import nearest_neighbors, top_k, top_k_rows
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
 from medmir.bundle.write import fallback_queries
@@ -233,3 +233,12 @@ def test_top_k_ties_and_blocks() -> None:
     full = e @ e.T
     np.fill_diagonal(full, -np.inf)
     assert (ids == np.argsort(-full, axis=1, kind="stable")[:, :4]).all()
+
+
+def test_top_k_rows_equals_top_k_row_by_row_with_ties() -> None:
+    rng = np.random.default_rng(1)
+    for levels in (3, 7, 1000):  # few score levels: ties at the k-th score, inside and outside the partition
+        block = (rng.integers(0, levels, size=(50, 40)) / levels).astype(np.float32)
+        for k in (1, 5, 39, 40, 60):
+            want = np.stack([top_k(row, k) for row in block])
+            assert np.array_equal(top_k_rows(block, k), want), (levels, k)
