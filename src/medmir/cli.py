@@ -153,6 +153,7 @@ def _index(a: argparse.Namespace) -> int:
         preprocess_mode=a.preprocess,
         checkpoint=a.checkpoint,
         force=a.force,
+        bundle_format=a.bundle_format,
     )
     err.print(escape(rep.summary()))
     _print_skipped(rep.skipped.items)
@@ -385,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ix.add_argument("--workers", type=count(), default=None)
     ix.add_argument("--strict", action="store_true", help="stop at the first unreadable or missing image")
+    ix.add_argument(
+        "--bundle-format",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: compact int8 rows in shards, thumbnails in packs (large collections; `medmir site` reads 1 only yet)",
+    )
     ix.set_defaults(fn=_index)
 
     sr = sub.add_parser("search", help="rank a bundle for a text or an image (the browser's ranking)")

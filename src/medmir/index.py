@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from medmir.bundle.format import thumbnail_name
+from medmir.bundle.format import FORMAT_VERSION, thumbnail_name
 from medmir.bundle.write import BundleWriter
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
@@ -78,10 +78,12 @@ def build_index(
     checkpoint: Path | None = None,
     backend: Backend = "auto",
     force: bool = False,
+    bundle_format: int = FORMAT_VERSION,
 ) -> IndexReport:
     """`device="cpu"` (default): the pack's ONNX vision model with onnxruntime. `device="cuda[:N]"`: the checkpoint
     the pack was exported from, in PyTorch (`medmir.embed_torch`); `backend="torch"` runs that on the CPU too.
-    `batch_size=None`: 16 for onnxruntime, 256 for torch.
+    `batch_size=None`: 16 for onnxruntime, 256 for torch. `bundle_format=2`: compact int8 rows in shards and
+    thumbnail packs (docs/FORMAT.md), for collections of 100,000 images and more.
     """
     t0 = time.perf_counter()
     report = IndexReport()
@@ -97,7 +99,7 @@ def build_index(
 
     inputs = [images, labels, pack_dir, *([thumbnails] if thumbnails else [])]
     with staging_dir(out, "index", inputs=inputs, force=force) as tmp, _progress(progress) as bar:
-        writer = BundleWriter(tmp, pack)
+        writer = BundleWriter(tmp, pack, version=bundle_format)
         task = bar.add_task("embedding images", total=len(present))
         t_embed = time.perf_counter()
         for item in embedder.run(lambda n: bar.advance(task, n)):

@@ -42,7 +42,7 @@ def rank(bundle: Bundle, query: np.ndarray, k: int = 10) -> list[Hit]:
     """Top k by dot product; ties by lower row, as the bundle contract says."""
     if k < 1:
         raise MedmirError(f"k must be at least 1, got {k}")
-    scores = np.asarray(bundle.embeddings @ query.astype(np.float32), dtype=np.float32)
+    scores = bundle.scores(query)
     return [
         Hit(rank=r + 1, id=int(i), filename=bundle.metadata[i]["filename"], score=float(scores[i]),
             labels=list(bundle.metadata[i]["labels"]))

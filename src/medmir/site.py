@@ -47,6 +47,10 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST,
     if not (app / "index.html").is_file():
         raise MedmirError(f"{app}: the web app is not built (run `npm --prefix web ci && npm --prefix web run build`)")
     verify_bundle(bundle)
+    if read_info(bundle)["format_version"] != 1:
+        raise MedmirError(
+            f"{bundle}: a format version 2 bundle; the web app reads version 1 so far: index with --bundle-format 1"
+        )
     pack = ModelPack.open(pack_dir)
     if is_legacy_int8(pack.manifest):
         raise MedmirError(f"{pack_dir}: {LEGACY_INT8}")

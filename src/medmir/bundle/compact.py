@@ -5,9 +5,8 @@ ranking the docs measure is the one users get.
 
 - int8: row i is `center + codes[i] * scales[i]` (symmetric, scale = max |x - center| / 127): 1 byte a dimension,
   4x smaller than float32. A query scores `q . center + scales[i] * (codes[i] . q)` with the query in float32
-  (asymmetric: only the rows are rounded). Centering matters: CLIP-like embeddings sit in a narrow cone (NIH rows
-  of the random-weight BiomedCLIP have cosine 0.8 with their mean), so the residuals are small and rounding them
-  costs far less (measured recall@10 vs float32 on the NIH sample: 0.975 uncentred, 0.988 centred).
+  (asymmetric: only the rows are rounded). Centering matters: CLIP-like embeddings sit in a narrow cone around
+  their mean, so the residuals are small and rounding them costs far less than rounding the rows.
 - sign codes: bit j of row i is (x - center)_ij > 0 (`np.packbits`, most significant bit first): 1 bit a dimension, 32x
   smaller. A float query scores `sum_j q_j * (+1 or -1)` (asymmetric again), computed 8 dimensions at a time from
   a 256-entry table per byte. It finds candidates; int8 ranks them (`two_stage_top_k`).

@@ -8,6 +8,7 @@ from pathlib import Path
 
 FORMAT_NAME = "medmir-bundle"
 FORMAT_VERSION = 1
+READABLE_VERSIONS = (1, 2)
 EMBEDDINGS = "embeddings.bin"
 METADATA = "metadata.json"
 NEIGHBORS = "nearest_neighbors.json"
@@ -35,3 +36,31 @@ def images_digest(entries: list[tuple[str, str]]) -> str:
     for name, digest in sorted(entries):
         h.update(f"{name}\t{digest}\n".encode())
     return h.hexdigest()
+
+
+# Version 2 (docs/FORMAT.md): compact rows in shards, so no file passes 25 MB at 500,000 images and a page can
+# start on the first shards. Row r lives in shard r // SHARD_ROWS; thumbnail r in pack r // THUMBS_PER_PACK.
+SHARD_ROWS = 32768
+THUMBS_PER_PACK = 2048
+SCALES = "scales.f32"
+THUMB_INDEX = "thumbs.idx"
+
+
+def embedding_shard(i: int) -> str:
+    return f"embeddings-{i:03d}.i8"
+
+
+def neighbor_ids_shard(i: int) -> str:
+    return f"neighbors-{i:03d}.i32"
+
+
+def neighbor_scores_shard(i: int) -> str:
+    return f"neighbor-scores-{i:03d}.f32"
+
+
+def thumb_pack(i: int) -> str:
+    return f"thumbs-{i:03d}.pack"
+
+
+def shard_count(n: int, per: int) -> int:
+    return (n + per - 1) // per

@@ -9,7 +9,23 @@ from typing import Any
 
 import numpy as np
 
-from medmir.bundle.format import EMBEDDINGS, FALLBACK, FORMAT_NAME, FORMAT_VERSION, INFO, METADATA, NEIGHBORS
+from medmir.bundle import columns
+from medmir.bundle.compact import Int8Rows
+from medmir.bundle.format import (
+    EMBEDDINGS,
+    FALLBACK,
+    FORMAT_NAME,
+    INFO,
+    METADATA,
+    NEIGHBORS,
+    READABLE_VERSIONS,
+    SCALES,
+    SHARD_ROWS,
+    embedding_shard,
+    neighbor_ids_shard,
+    neighbor_scores_shard,
+    shard_count,
+)
 from medmir.errors import MedmirError
 
 
@@ -30,8 +46,10 @@ def read_info(bundle: Path) -> dict[str, Any]:
     info = read_json_file(bundle / INFO)
     if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
         raise MedmirError(f"{bundle / INFO}: not a medmir bundle")
-    if info.get("format_version") != FORMAT_VERSION:
-        raise MedmirError(f"{bundle / INFO}: format_version {info.get('format_version')!r}, expected {FORMAT_VERSION}")
+    if info.get("format_version") not in READABLE_VERSIONS:
+        raise MedmirError(
+            f"{bundle / INFO}: format_version {info.get('format_version')!r}, this medmir reads {READABLE_VERSIONS}"
+        )
     for key in ("count", "dim", "files", "model"):
         if key not in info:
             raise MedmirError(f"{bundle / INFO}: missing {key!r}")
@@ -43,7 +61,8 @@ class Bundle:
     dir: Path
     info: dict[str, Any]
     metadata: list[dict[str, Any]]
-    embeddings: np.ndarray
+    embeddings: np.ndarray  # float32 [count, dim]: the rows (version 2: dequantized, for inspection only)
+    rows: Int8Rows | None = None  # version 2: what ranking uses
 
     @classmethod
     def open(cls, bundle: Path, *, verify: bool = True) -> Bundle:
@@ -53,8 +72,11 @@ class Bundle:
 
             verify_bundle(bundle)
         info = read_info(bundle)
-        meta = read_json_file(bundle / METADATA)
         n, dim = int(info["count"]), int(info["dim"])
+        meta = read_json_file(bundle / METADATA)
+        if info["format_version"] == 2:
+            rows = read_int8_rows(bundle, info)
+            return cls(bundle, info, columns.decode(meta, n, str(bundle / METADATA)), rows.dequantize(), rows)
         path = bundle / EMBEDDINGS
         if not path.is_file() or path.stat().st_size != n * dim * 4:
             raise MedmirError(f"{path}: expected {n} x {dim} float32 = {n * dim * 4} bytes")
@@ -65,8 +87,63 @@ class Bundle:
     def count(self) -> int:
         return int(self.info["count"])
 
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """float32 [count]: the query's score against every row, computed as the browser computes it."""
+        if self.rows is not None:
+            return self.rows.scores(query)
+        return np.asarray(self.embeddings @ np.asarray(query, dtype=np.float32), dtype=np.float32)
+
+    def score_matrix(self, queries: np.ndarray) -> np.ndarray:
+        """float32 [len(queries), count]."""
+        if self.rows is not None:
+            return np.stack([self.rows.scores(q) for q in queries]) if len(queries) else np.zeros((0, self.count))
+        return np.asarray(np.asarray(queries, dtype=np.float32) @ np.asarray(self.embeddings).T, dtype=np.float32)
+
     def neighbors(self) -> dict[str, Any]:
+        """{"k", "ids", "scores"} as lists (version 1's nearest_neighbors.json shape, for both versions)."""
+        if self.info["format_version"] == 2:
+            ids, scores = read_neighbor_shards(self.dir, self.info)
+            return {"k": int(ids.shape[1]), "ids": ids.tolist(), "scores": scores.tolist()}
         return read_json_file(self.dir / NEIGHBORS)
 
     def fallback(self) -> dict[str, Any]:
         return read_json_file(self.dir / FALLBACK)
+
+
+def _read_exact(path: Path, size: int, what: str) -> bytes:
+    if not path.is_file():
+        raise MedmirError(f"{path}: missing")
+    data = path.read_bytes()
+    if len(data) != size:
+        raise MedmirError(f"{path}: {len(data)} bytes, expected {size} ({what})")
+    return data
+
+
+def read_int8_rows(bundle: Path, info: dict[str, Any]) -> Int8Rows:
+    """A version 2 bundle's int8 rows, scales and center, sizes checked against index_info.json."""
+    n, dim = int(info["count"]), int(info["dim"])
+    per = int(info.get("shard_rows", SHARD_ROWS))
+    parts = []
+    for s in range(shard_count(n, per)):
+        rows = min(per, n - s * per)
+        data = _read_exact(bundle / embedding_shard(s), rows * dim, f"{rows} x {dim} int8")
+        parts.append(np.frombuffer(data, dtype=np.int8).reshape(rows, dim))
+    codes = np.concatenate(parts) if parts else np.zeros((0, dim), np.int8)
+    scales = np.frombuffer(_read_exact(bundle / SCALES, n * 4, f"{n} float32"), dtype="<f4")
+    center = np.asarray(info.get("center"), dtype=np.float32)
+    if center.shape != (dim,):
+        raise MedmirError(f"{bundle / INFO}: center must list {dim} numbers")
+    return Int8Rows(codes, scales.astype(np.float32), center)
+
+
+def read_neighbor_shards(bundle: Path, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    n, k = int(info["count"]), int(info["neighbors"]["k"])
+    per = int(info.get("shard_rows", SHARD_ROWS))
+    ids, scores = [], []
+    for s in range(shard_count(n, per)):
+        rows = min(per, n - s * per)
+        ids.append(np.frombuffer(_read_exact(bundle / neighbor_ids_shard(s), rows * k * 4, "int32 ids"), "<i4"))
+        scores.append(np.frombuffer(_read_exact(bundle / neighbor_scores_shard(s), rows * k * 4, "scores"), "<f4"))
+    if not ids:
+        return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+    return np.concatenate(ids).reshape(n, k).astype(np.int64), np.concatenate(scores).reshape(n, k)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from medmir.bundle import columns
 from medmir.bundle.format import (
     DATA_FILES,
     EMBEDDINGS,
@@ -16,13 +17,23 @@ from medmir.bundle.format import (
     INFO,
     METADATA,
     NEIGHBORS,
+    SCALES,
+    THUMB_INDEX,
+    embedding_shard,
     images_digest,
+    neighbor_ids_shard,
+    neighbor_scores_shard,
+    shard_count,
+    thumb_pack,
     thumbnail_name,
 )
-from medmir.bundle.read import read_info, read_json_file
+from medmir.bundle.read import read_info, read_int8_rows, read_json_file, read_neighbor_shards
+from medmir.data.records import check_filename
 from medmir.errors import MedmirError
 from medmir.fsutil import sha256_file
 
+# int8 rounding moves a unit row's norm by far less than this; more is damage
+INT8_NORM_TOLERANCE = 1e-2
 _META_KEYS = ("id", "filename", "thumbnail", "labels", "primary_label", "report", "patient_id", "age", "sex", "view")
 
 
@@ -30,9 +41,9 @@ def _fail(path: Path, msg: str) -> MedmirError:
     return MedmirError(f"{path}: {msg}")
 
 
-def _check_files(bundle: Path, info: dict[str, Any]) -> None:
+def _check_files(bundle: Path, info: dict[str, Any], required: tuple[str, ...] = DATA_FILES) -> None:
     files = info["files"]
-    for name in DATA_FILES:
+    for name in required:
         if name not in files:
             raise _fail(bundle / INFO, f"files lacks {name}")
     for name, meta in files.items():
@@ -145,6 +156,8 @@ def _check_thumbnails(bundle: Path, info: dict[str, Any], images: list[dict[str,
 def verify_bundle(bundle: Path, *, thumbnails: bool = True) -> list[str]:
     """Raise MedmirError on the first broken promise; return what was checked."""
     info = read_info(bundle)
+    if info["format_version"] == 2:
+        return _verify_v2(bundle, info, thumbnails=thumbnails)
     n, dim = int(info["count"]), int(info["dim"])
     if info.get("dtype") != "float32":
         raise _fail(bundle / INFO, f"dtype {info.get('dtype')!r}, expected float32")
@@ -165,3 +178,72 @@ def verify_bundle(bundle: Path, *, thumbnails: bool = True) -> list[str]:
         _check_thumbnails(bundle, info, images)
         done.append(f"{len(images)} thumbnails present, digest matches")
     return done
+
+
+def _verify_v2(bundle: Path, info: dict[str, Any], *, thumbnails: bool) -> list[str]:
+    n, dim = int(info["count"]), int(info["dim"])
+    if info.get("dtype") != "int8":
+        raise _fail(bundle / INFO, f"dtype {info.get('dtype')!r}, expected int8 (format version 2)")
+    per, per_pack = int(info.get("shard_rows", 0)), int(info.get("thumbs_per_pack", 0))
+    if per < 1 or per_pack < 1:
+        raise _fail(bundle / INFO, "shard_rows and thumbs_per_pack must be at least 1")
+    shards = [f(s) for s in range(shard_count(n, per)) for f in (embedding_shard, neighbor_ids_shard,
+              neighbor_scores_shard)]  # fmt: skip
+    packs = [thumb_pack(p) for p in range(shard_count(n, per_pack))]
+    _check_files(bundle, info, required=(METADATA, FALLBACK, SCALES, THUMB_INDEX, *shards, *packs))
+    rows = read_int8_rows(bundle, info)
+    if not np.isfinite(rows.scales).all() or (rows.scales <= 0).any() or not np.isfinite(rows.center).all():
+        raise _fail(bundle / SCALES, "scales must be finite and positive, the center finite")
+    norms = np.linalg.norm(rows.dequantize(), axis=1)
+    bad = np.flatnonzero(np.abs(norms - 1) > INT8_NORM_TOLERANCE)
+    if bad.size:
+        raise _fail(bundle / embedding_shard(int(bad[0]) // per), f"row {bad[0]} has norm {norms[bad[0]]:.4f}")
+    images = columns.decode(read_json_file(bundle / METADATA), n, str(bundle / METADATA))
+    _check_names(bundle / METADATA, [m["filename"] for m in images])
+    ids, scores = read_neighbor_shards(bundle, info)
+    for row in range(n):
+        _check_ranked(bundle / neighbor_ids_shard(row // per), ids[row].tolist(), scores[row].tolist(), n, row)
+    _check_fallback(bundle, n)
+    done = [
+        f"index_info.json: format 2, {n} images x {dim} int8 in shards of {per}",
+        f"checksums of {len(info['files'])} files",
+        "int8 rows: sizes, scales, unit norm after dequantizing",
+        "metadata columns: lengths, table indices, unique file names",
+        "neighbours: in range, self excluded, descending",
+        "fallback results: in range, descending",
+    ]
+    if thumbnails:
+        _check_thumb_packs(bundle, n, per_pack)
+        done.append(f"{n} thumbnails: each inside its pack, packs covered exactly, WebP")
+    return done
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise _fail(path, f"file name {name!r} appears twice")
+        if (why := check_filename(name)) is not None:
+            raise _fail(path, f"row {i}: {why}")
+        seen.add(name)
+
+
+def _check_thumb_packs(bundle: Path, n: int, per_pack: int) -> None:
+    idx_path = bundle / THUMB_INDEX
+    index = np.frombuffer(idx_path.read_bytes(), dtype="<u4")
+    if index.size != 2 * n:
+        raise _fail(idx_path, f"{index.size * 4} bytes, expected {n} x 2 uint32")
+    index = index.reshape(n, 2)
+    for p in range(shard_count(n, per_pack)):
+        path = bundle / thumb_pack(p)
+        data = path.read_bytes()
+        offset = 0
+        for row in range(p * per_pack, min(n, (p + 1) * per_pack)):
+            start, length = (int(v) for v in index[row])
+            if start != offset or start + length > len(data):
+                raise _fail(idx_path, f"row {row}: thumbnail at {start}+{length} does not follow the previous one")
+            if data[start : start + 4] != b"RIFF" or data[start + 8 : start + 12] != b"WEBP":
+                raise _fail(path, f"row {row}: not a WebP image")
+            offset = start + length
+        if offset != len(data):
+            raise _fail(path, f"{len(data) - offset} bytes after the last thumbnail")

@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from medmir import __version__
+from medmir.bundle import columns
+from medmir.bundle.compact import Int8Rows
 from medmir.bundle.format import (
     EMBEDDINGS,
     FALLBACK,
@@ -26,8 +28,18 @@ from medmir.bundle.format import (
     INFO,
     METADATA,
     NEIGHBORS,
+    READABLE_VERSIONS,
+    SCALES,
+    SHARD_ROWS,
+    THUMB_INDEX,
+    THUMBS_PER_PACK,
+    embedding_shard,
     images_digest,
+    neighbor_ids_shard,
+    neighbor_scores_shard,
     normalize_query,
+    shard_count,
+    thumb_pack,
     thumbnail_name,
 )
 from medmir.bundle.neighbors import nearest_neighbors, top_k
@@ -39,6 +51,7 @@ from medmir.model.pack import ModelPack, Precision
 
 RANDOM_WARNING = "random weights: results are meaningless"
 Progress = Callable[[int], None]
+Scorer = Callable[[np.ndarray], np.ndarray]
 
 
 def fallback_queries() -> list[str]:
@@ -46,13 +59,17 @@ def fallback_queries() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def fallback_results(pack: ModelPack, emb: np.ndarray, k: int = 10, precision: Precision = "int8") -> dict[str, Any]:
-    """The top-k of every fallback query, computed with the browser's text model, for the site to show at once."""
+def fallback_results(
+    pack: ModelPack, emb: np.ndarray | Scorer, k: int = 10, precision: Precision = "int8"
+) -> dict[str, Any]:
+    """The top-k of every fallback query, computed with the browser's text model and the bundle's own scoring
+    (float32 rows, or a version 2 bundle's int8 rows), for the site to show at once."""
+    score: Scorer = emb if callable(emb) else (lambda v: np.asarray(emb @ v, dtype=np.float32))
     queries = fallback_queries()
     qv = pack.encode_text(queries, precision)
     rows = []
     for q, v in zip(queries, qv, strict=True):
-        scores = np.asarray(emb @ v, dtype=np.float32) if len(emb) else np.zeros(0, np.float32)
+        scores = score(v)
         best = top_k(scores, k)
         rows.append(
             {
@@ -89,8 +106,10 @@ def metadata_entry(i: int, r: Record) -> dict[str, Any]:
 class BundleWriter:
     """Streams rows into `folder` (empty, owned by the caller); `finish` completes the bundle."""
 
-    def __init__(self, folder: Path, pack: ModelPack):
-        self.folder, self.pack = folder, pack
+    def __init__(self, folder: Path, pack: ModelPack, *, version: int = FORMAT_VERSION):
+        if version not in READABLE_VERSIONS:
+            raise MedmirError(f"bundle format version {version}: this medmir writes {READABLE_VERSIONS}")
+        self.folder, self.pack, self.version = folder, pack, version
         self.records: list[Record] = []
         (folder / IMAGES).mkdir()
         self._emb: BinaryIO | None = (folder / EMBEDDINGS).open("wb")
@@ -125,6 +144,9 @@ class BundleWriter:
             raise MedmirError("no image could be embedded: the bundle would be empty")
         emb = np.memmap(self.folder / EMBEDDINGS, dtype="<f4", mode="r", shape=(n, dim))
         ids, scores = nearest_neighbors(emb, neighbors, progress=progress)
+        if self.version == 2:
+            self._finish_v2(emb, ids, scores, image_embeddings)
+            return
         atomic_write_json(
             self.folder / NEIGHBORS,
             {
@@ -140,9 +162,66 @@ class BundleWriter:
         atomic_write_json(self.folder / METADATA, {"format": FORMAT_NAME, "count": n, "images": entries})
         atomic_write_json(self.folder / INFO, self._info(int(ids.shape[1]), image_embeddings))
 
-    def _info(self, k: int, image_embeddings: dict[str, Any]) -> dict[str, Any]:
+    def _finish_v2(
+        self, emb: np.ndarray, ids: np.ndarray, scores: np.ndarray, image_embeddings: dict[str, Any]
+    ) -> None:
+        """Version 2: int8 rows (centred, per-row scale) and neighbours in shards, thumbnails in packs, columnar
+        metadata; fallback results ranked with the int8 rows, as the browser ranks them."""
+        folder, n = self.folder, self.count
+        rows = Int8Rows.quantize(emb)
+        del emb
+        (folder / EMBEDDINGS).unlink()  # the float32 rows were only the writer's scratch
+        written = [SCALES]
+        atomic_write_bytes(folder / SCALES, rows.scales.astype("<f4").tobytes())
+        for s in range(shard_count(n, SHARD_ROWS)):
+            part = slice(s * SHARD_ROWS, (s + 1) * SHARD_ROWS)
+            for name, data in (
+                (embedding_shard(s), rows.codes[part].tobytes()),
+                (neighbor_ids_shard(s), ids[part].astype("<i4").tobytes()),
+                (neighbor_scores_shard(s), scores[part].astype("<f4").tobytes()),
+            ):
+                atomic_write_bytes(folder / name, data)
+                written.append(name)
+        written += self._pack_thumbnails()
+        atomic_write_json(folder / FALLBACK, fallback_results(self.pack, rows.scores))
+        atomic_write_json(folder / METADATA, columns.encode(self.records))
+        written += [FALLBACK, METADATA]
+        info = self._info(int(ids.shape[1]), image_embeddings, files=written)
+        info.update(
+            {
+                "format_version": 2,
+                "dtype": "int8",
+                "layout": f"row-major int8 [count, dim] in shards of {SHARD_ROWS} rows; row i is "
+                f"metadata.json row i; score = scales[i] * (row . q) + center . q",
+                "center": [float(v) for v in rows.center],
+                "shard_rows": SHARD_ROWS,
+                "thumbs_per_pack": THUMBS_PER_PACK,
+            }
+        )
+        del info["images"]
+        atomic_write_json(folder / INFO, info)
+
+    def _pack_thumbnails(self) -> list[str]:
+        """images/*.webp -> thumbs-NNN.pack (concatenated, row order) + thumbs.idx (uint32 offset, length per row)."""
+        folder, index = self.folder, np.zeros((self.count, 2), dtype="<u4")
+        names = []
+        for p in range(shard_count(self.count, THUMBS_PER_PACK)):
+            chunks, offset = [], 0
+            for row in range(p * THUMBS_PER_PACK, min(self.count, (p + 1) * THUMBS_PER_PACK)):
+                data = (folder / IMAGES / thumbnail_name(self.records[row].filename)).read_bytes()
+                index[row] = (offset, len(data))
+                chunks.append(data)
+                offset += len(data)
+            atomic_write_bytes(folder / thumb_pack(p), b"".join(chunks))
+            names.append(thumb_pack(p))
+        atomic_write_bytes(folder / THUMB_INDEX, index.tobytes())
+        shutil.rmtree(folder / IMAGES)
+        return [*names, THUMB_INDEX]
+
+    def _info(self, k: int, image_embeddings: dict[str, Any], files: list[str] | None = None) -> dict[str, Any]:
         pack, folder = self.pack, self.folder
-        thumbs = sorted((p.name, sha256_file(p)) for p in (folder / IMAGES).iterdir())
+        images = folder / IMAGES
+        thumbs = sorted((p.name, sha256_file(p)) for p in images.iterdir()) if images.is_dir() else []
         model = pack.manifest["model"]
         return {
             "format": FORMAT_NAME,
@@ -172,7 +251,7 @@ class BundleWriter:
             "medmir": __version__,
             "files": {
                 name: {"bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
-                for name in (EMBEDDINGS, METADATA, NEIGHBORS, FALLBACK)
+                for name in files or (EMBEDDINGS, METADATA, NEIGHBORS, FALLBACK)
             },
             "images": {
                 "count": len(thumbs),
