@@ -4,7 +4,9 @@ the same images: same rows, same neighbours, same thumbnails, and every damage c
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from medmir.model.pack import ModelPack
 from medmir.site import build_site
 
 LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
+WEB = Path(__file__).resolve().parents[1] / "web"
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +130,35 @@ def _flip(path: Path, at: int) -> None:
 
 def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-10])
+
+
+def test_the_browser_reads_version_2_as_python_does(both: tuple[Path, Path], tmp_path: Path) -> None:
+    """web/test/bundleV2.test.ts on this bundle: same top 10 and scores, same rows, same thumbnail bytes."""
+    copy = tmp_path / "b"
+    shutil.copytree(both[1], copy)
+    b = Bundle.open(copy)
+    rng = np.random.default_rng(5)
+    queries = rng.normal(size=(8, b.embeddings.shape[1])).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    tops = [top_k(b.scores(q), 10) for q in queries]
+    index = np.frombuffer((copy / THUMB_INDEX).read_bytes(), dtype="<u4").reshape(-1, 2)
+    start, length = (int(v) for v in index[399])
+    expect = {
+        "queries": queries.tolist(),
+        "top10": [t.tolist() for t in tops],
+        "scores": [b.scores(q)[t].astype(float).tolist() for q, t in zip(queries, tops, strict=True)],
+        "rows": {
+            str(r): {k: b.metadata[r][k] for k in ("filename", "labels")} | {"patient": b.metadata[r]["patient_id"]}
+            for r in (0, 57, 399)
+        },
+        "thumb": {"row": 399, "file": thumb_pack(0), "start": start, "end": start + length - 1},
+    }
+    (copy / "expect.json").write_text(json.dumps(expect))
+    report = tmp_path / "vitest.json"
+    cmd = ["npx", "vitest", "run", "test/bundleV2.test.ts", "--reporter=json", f"--outputFile={report}"]
+    done = subprocess.run(cmd, cwd=WEB, env={**os.environ, "MEDMIR_V2_BUNDLE": str(copy)},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(report.read_text())["testResults"][0]["assertionResults"]
+    whole = [r["status"] for r in results if r["ancestorTitles"][0].startswith("a version 2 bundle Python wrote")]
+    assert whole == ["passed"] * 3, results
