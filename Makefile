@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.medmir-installed
 CHROMIUM := /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench golden screenshots clean
+.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench golden screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,7 @@ bench: install web chromium
 	mkdir -p build
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/performance_doc.py
+	$(MAKE) neighbors-bench
 
 bench-quick: install web chromium
 	mkdir -p build
@@ -82,6 +83,13 @@ export-bench: install
 index-bench: install
 	mkdir -p build
 	$(BIN)/python benchmarks/index_cpu.py N=$(or $(N),100)
+
+# k-NN neighbours, exact vs `medmir index`'s (faiss IVF), on MiniLM clinical phrases, the NIH sample and random
+# vectors at 112,120 and 500,000 rows -> benchmarks/results/neighbors.json + docs/PERFORMANCE.md. The first run embeds
+# 500,000 phrases with MiniLM (cached in build/corpus/); the whole run takes about an hour on 2 cores.
+neighbors-bench: install
+	mkdir -p build
+	$(BIN)/python benchmarks/neighbors.py
 
 # Screenshots of the main pages for the README (runs the browser end-to-end test)
 screenshots: install web chromium

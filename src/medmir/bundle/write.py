@@ -42,7 +42,7 @@ from medmir.bundle.format import (
     thumb_pack,
     thumbnail_name,
 )
-from medmir.bundle.neighbors import nearest_neighbors, top_k
+from medmir.bundle.neighbors import neighbor_graph, top_k
 from medmir.bundle.read import read_json_file
 from medmir.data.records import Record
 from medmir.errors import MedmirError
@@ -111,6 +111,7 @@ class BundleWriter:
             raise MedmirError(f"bundle format version {version}: this medmir writes {READABLE_VERSIONS}")
         self.folder, self.pack, self.version = folder, pack, version
         self.records: list[Record] = []
+        self._neighbors: dict[str, Any] = {}  # how finish() computed the neighbours, for index_info.json
         (folder / IMAGES).mkdir()
         self._emb: BinaryIO | None = (folder / EMBEDDINGS).open("wb")
 
@@ -143,7 +144,8 @@ class BundleWriter:
         if n == 0:
             raise MedmirError("no image could be embedded: the bundle would be empty")
         emb = np.memmap(self.folder / EMBEDDINGS, dtype="<f4", mode="r", shape=(n, dim))
-        ids, scores = nearest_neighbors(emb, neighbors, progress=progress)
+        graph = neighbor_graph(emb, neighbors, progress=progress)
+        ids, scores, self._neighbors = graph.ids, graph.scores, graph.report
         if self.version == 2:
             self._finish_v2(emb, ids, scores, image_embeddings)
             return
@@ -246,7 +248,7 @@ class BundleWriter:
                 "source": "original images (the --images folder), not the thumbnails",
             },
             "preprocess": pack.manifest["preprocess"],
-            "neighbors": {"k": k},
+            "neighbors": {"k": k, **self._neighbors},
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "medmir": __version__,
             "files": {
