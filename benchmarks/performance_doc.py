@@ -13,7 +13,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import RESULTS, ROOT, replace_block
-from benchmarks.run import headline, table
+from benchmarks.run import headline, table, user_path_table
 
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 README = ROOT / "README.md"
@@ -28,19 +28,43 @@ def latest() -> tuple[str, dict[str, Any]]:
 
 def render_doc(name: str, r: dict[str, Any]) -> str:
     m = r["machine"]
+    c = r["user_path"]["config"]
     return (
         f"From `benchmarks/results/{name}`, measured {r['measured_at']} on {m['cpu']} ({m['cores']} cores), "
-        f"headless Chromium (onnxruntime-web WASM), full-size random-weight BiomedCLIP pack. Medians of repeated "
-        f"runs (p95 in the results file).\n\n" + table(r)
+        f"headless Chromium (onnxruntime-web WASM), full-size random-weight BiomedCLIP pack.\n\n"
+        f"**The user's path.** {len(c['queries'])} novel queries typed key by key ({c['typeDelayMs']} ms a key) "
+        f"into the served site as soon as it says it is ready, each sent with Enter; then {len(c['images'])} images "
+        f'chosen in the file chooser {c["pickDelayMs"]} ms after a click on "Search with an image…". Each figure is '
+        f"the embedding time the result reports (including any wait for a warm-up run), against the WASM floor of "
+        f"the same input measured in Node right after it, so both see the same machine load: the same INT8 model "
+        f"on the same onnxruntime-web WASM build, 1 thread, warm, the median of {c['floor']['runs']} runs back to "
+        f"back; the floor after idle is one more run before those, after the same idle pause as the user's. Wall: "
+        f"from Enter (or the chosen file) to the results on screen.\n\n"
+        + user_path_table(r)
+        + "\n\n**Kernel figures** (`benchmarks/browser/bench.html`): the model alone on the page's main thread, run "
+        'back to back once the page\'s kernels are optimised (the "first runs of a new page" rows, on a fresh browser '
+        "each) and after warm-up runs; what the model costs, not what a user waits. Medians of repeated runs (p95 in "
+        "the results file).\n\n" + table(r)
     )
 
 
 def render_headline(name: str, r: dict[str, Any]) -> str:
     h = headline(r)
     return (
-        f"Measured on this project's 2-core test machine (`benchmarks/results/{name}`): a short live text query takes "
-        f"{h['short_query_int8_ms']} ms in the browser, {h['speedup_vs_fp32_padded_256']}x faster than an FP32 model "
-        f"padded to 256 tokens; ranking {h['ranking_n']:,} images takes {h['ranking_browser_ms']} ms "
+        f"Measured on this project's 2-core test machine (`benchmarks/results/{name}`), as a user meets the site "
+        f"(`medmir serve`, first visit, {h['user_threads']} WASM thread): a novel query typed into the search box is "
+        f"embedded in {h['user_text_first_ms']} ms for the first query and {h['user_text_next_ms']} ms for the next "
+        f"{h['user_text_next_count']} (median), {h['user_text_first_ratio']}x and {h['user_text_next_ratio']}x the "
+        f"WASM floor of the same INT8 model ({h['user_text_floor_ms']} ms: 1 thread, warm, in Node); on a plain "
+        f"static server {h['user_text_static_first_ratio']}x and {h['user_text_static_next_ratio']}x; on visit "
+        f"{h['user_last_visit']}, with the thread count this device measured fastest ({h['user_last_threads']} WASM "
+        f"threads), "
+        f"{h['user_last_first_ratio']}x and {h['user_last_next_ratio']}x; an uploaded "
+        f"image in {h['user_image_first_ms']} and {h['user_image_next_ms']} ms ({h['user_image_first_ratio']}x and "
+        f"{h['user_image_next_ratio']}x its floor of {h['user_image_floor_ms']} ms). Kernel figures (the model "
+        f"alone, back to back): a short text query runs in {h['short_query_int8_ms']} ms, "
+        f"{h['speedup_vs_fp32_padded_256']}x faster than an FP32 model padded to 256 tokens; ranking "
+        f"{h['ranking_n']:,} images takes {h['ranking_browser_ms']} ms "
         f"({h['ranking_speedup_vs_plain']}x a plain loop and sort); with the model cached, the first live result "
         f"comes {h['cold_start_with_cache_ms']} ms after page load; a first visit downloads {h['first_visit_mb']} MB, "
         f"a repeat visit {h['repeat_visit_kb']} kB. Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."

@@ -46,6 +46,21 @@ async function textLatency(session, tokens, padTo, runs, warmup) {
   return stats(samples);
 }
 
+// Every run from a new session's first, back to back: how long V8 runs onnxruntime-web's kernels as baseline
+// WebAssembly before its optimising compiler has replaced them (call on a fresh browser: compiled code is shared).
+async function series(session, tokens, runs) {
+  const data = ids(tokens, tokens);
+  const input = new ort.Tensor("int64", data, [1, data.length]);
+  const name = session.inputNames[0];
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await session.run({ [name]: input });
+    samples.push(performance.now() - t);
+  }
+  return samples;
+}
+
 function unitRows(n, dim, seed) {
   const a = new Float32Array(n * dim);
   let s = seed >>> 0;
@@ -103,5 +118,5 @@ async function ranking(n, dim, runs) {
   return { n, dim, kernel: scorer.kind, ours: stats(ours), js_loop_partial_top_k: stats(js), plain_loop_full_sort: stats(plain) };
 }
 
-window.medmirBench = { loadModel, textLatency, ranking, crossOriginIsolated: () => self.crossOriginIsolated };
+window.medmirBench = { loadModel, textLatency, series, ranking, crossOriginIsolated: () => self.crossOriginIsolated };
 document.getElementById("status").textContent = "ready";

@@ -1,6 +1,6 @@
 // Drives headless Chromium for benchmarks/run.py. Modes (first argument):
 //   visit URL USER_DATA_DIR QUERY   one page visit with a persistent profile: ms to the first live result
-//   micro URL CONFIG_JSON           text-model latency and ranking on bench.html (see bench.mjs)
+//   micro URL CONFIG_JSON           text-model latency, its first runs on a new page, and ranking on bench.html
 // Prints one JSON object on stdout.
 // playwright-core is the web app's dev dependency
 const { chromium } = await import(new URL("../../web/node_modules/playwright-core/index.mjs", import.meta.url).href);
@@ -26,21 +26,42 @@ async function visit() {
   return { ready_ms: readyMs, first_live_result_ms: firstResultMs, error: fatal ? "fatal message shown" : null };
 }
 
+// A fresh browser per thread count: the first runs of a new page, until the kernels are optimised.
+async function tierUp(cfg) {
+  const rows = [];
+  for (const threads of cfg.threads) {
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+    const page = await browser.newPage();
+    await page.goto(`${url}?threads=${threads}`);
+    await page.waitForFunction(() => window.medmirBench);
+    const samples = await page.evaluate(async ({ u, tokens, runs }) => {
+      const { session } = await window.medmirBench.loadModel(u);
+      return window.medmirBench.series(session, tokens, runs);
+    }, { u: cfg.models[0].url, ...cfg.tier_up });
+    rows.push({ threads, tokens: cfg.tier_up.tokens, samples_ms: samples });
+    await browser.close();
+  }
+  return rows;
+}
+
 async function micro() {
   const cfg = JSON.parse(arg);
+  const tier_up = await tierUp(cfg);
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
-  const out = { text: [], ranking: [] };
+  const out = { text: [], ranking: [], tier_up };
   for (const threads of cfg.threads) {
     const page = await browser.newPage();
     await page.goto(`${url}?threads=${threads}`);
     await page.waitForFunction(() => window.medmirBench);
     out.cross_origin_isolated = await page.evaluate(() => window.medmirBench.crossOriginIsolated());
-    // the first session of a page pays onnxruntime-web's one-time WASM start-up: pay it before timing sessions
-    out.wasm_startup_ms = await page.evaluate(async (u) => {
+    // the first session of a page pays onnxruntime-web's one-time WASM start-up, and its first runs execute
+    // unoptimised code until V8 has compiled the hot kernels (the tier_up rows): pay both before timing anything
+    out.wasm_startup_ms = await page.evaluate(async ({ u, tokens, runs }) => {
       const { session, createMs } = await window.medmirBench.loadModel(u);
+      await window.medmirBench.series(session, tokens, runs);
       await session.release();
       return createMs;
-    }, cfg.models[0].url);
+    }, { u: cfg.models[0].url, ...cfg.tier_up });
     for (const m of cfg.models) {
       const r = await page.evaluate(async ({ m, runs, warmup }) => {
         const { session, createMs } = await window.medmirBench.loadModel(m.url, m.level ?? "basic");

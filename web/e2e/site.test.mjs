@@ -124,6 +124,30 @@ test("live text search equals medmir search --json", async () => {
   if (SHOTS) await page.screenshot({ path: join(SHOTS, "search.png"), fullPage: false });
 });
 
+test("thread count: a first visit runs 1 thread, the next visit measures 2, with the same results", async () => {
+  const shown = () => page.$eval('[data-testid="result-path"]', (e) => ({ threads: e.dataset.threads, reason: e.dataset.threadReason }));
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.deepEqual(await shown(), { threads: "1", reason: cores >= 2 ? "default" : "single" });
+  if (cores < 2) return;
+  // the first visit's warm-up records its run time in Cache Storage when it ends; the next visit reads it
+  const recorded = () => page.evaluate(async () => {
+    const hit = await (await caches.open("medmir-settings-v1")).match(new URL("medmir-calibration.json", document.baseURI).href);
+    return hit ? hit.json() : null;
+  });
+  const t0 = Date.now();
+  while (!(await recorded()) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 500));
+  const rec = await recorded();
+  assert.equal(rec.record.steadyMs["1"].length, 1, JSON.stringify(rec));
+  await page.reload();
+  await waitReady(page);
+  const q = "cardiac silhouette is enlarged";
+  const got = await search(page, q);
+  assert.deepEqual(await shown(), { threads: "2", reason: "explore" });
+  const want = JSON.parse(medmir("search", q, "--bundle", BUNDLE, "--model", PACK, "--k", "10", "--json"));
+  assert.deepEqual(got.map((r) => r.filename), want.map((r) => r.filename), q);
+  got.forEach((r, i) => assert.ok(Math.abs(r.score - want[i].score) < SCORE_TOL, `${q}: score ${r.score} vs ${want[i].score}`));
+});
+
 test("precomputed fallback results equal what the browser computes live", async () => {
   const fb = readJson(join(BUNDLE, "fallback_results.json"));
   const meta = readJson(join(BUNDLE, "metadata.json")).images;

@@ -79,6 +79,28 @@ export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Prom
   return data;
 }
 
+const SETTINGS = "medmir-settings-v1";
+
+/** A small JSON value this site keeps for itself on this device (e.g. the thread-count calibration); null if none. */
+export async function readSetting(url: string): Promise<unknown> {
+  try {
+    const hit = typeof caches === "undefined" ? undefined : await (await caches.open(SETTINGS)).match(url);
+    return hit ? ((await hit.json()) as unknown) : null;
+  } catch {
+    return null; // refused or damaged: as if never written
+  }
+}
+
+export async function writeSetting(url: string, value: unknown): Promise<void> {
+  try {
+    if (typeof caches === "undefined") return;
+    const body = JSON.stringify(value);
+    await (await caches.open(SETTINGS)).put(url, new Response(body, { headers: { "content-type": "application/json" } }));
+  } catch {
+    // Cache Storage refused: the next visit measures again
+  }
+}
+
 /** Small JSON documents (manifest, index_info): always from the network when it answers. */
 export async function fetchJson(url: string, name: string): Promise<unknown> {
   let res: Response;

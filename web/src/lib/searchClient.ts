@@ -12,6 +12,7 @@ export class SearchClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private benches = new Map<number, { resolve: (r: BenchResult) => void; reject: (e: Error) => void }>();
+  private visionAsked = false;
 
   constructor(
     base: string,
@@ -84,6 +85,13 @@ export class SearchClient {
   searchImage(rgba: Uint8ClampedArray, width: number, height: number, k: number, filters?: Filters): Promise<SearchResult> {
     const buf = rgba.buffer as ArrayBuffer;
     return this.request({ type: "searchImage", rgba: buf, width, height, k, filters }, [buf]);
+  }
+
+  /** A sign the user will search with an image: the worker loads and warms the vision model (once). */
+  prepareVision(): void {
+    if (this.visionAsked) return;
+    this.visionAsked = true;
+    this.worker.postMessage({ type: "prepareVision" });
   }
 
   searchVector(row: number, k: number, filters?: Filters): Promise<SearchResult> {

@@ -1,6 +1,14 @@
 import { useState } from "react";
 import type { SearchClient } from "../lib/searchClient";
 import type { BenchResult, ReadyInfo } from "../worker/messages";
+import type { ThreadReason } from "../worker/threads";
+
+const THREAD_REASON: Record<ThreadReason, string> = {
+  single: "threads need cross-origin isolation and 2+ cores",
+  default: "first visit: 1 thread until measured",
+  explore: "measuring this count on this device",
+  measured: "the fastest measured on this device",
+};
 
 /** In-browser timings: repeated runs, median and p95, downloadable as JSON. */
 export function BenchmarkPage({ client, ready }: { client: SearchClient; ready: ReadyInfo | null }) {
@@ -74,7 +82,9 @@ export function BenchmarkPage({ client, ready }: { client: SearchClient; ready: 
       {result && (
         <table className="mt-4 text-sm" data-testid="bench-table">
           <caption className="mb-1 text-left text-xs text-slate-600">
-            {result.count} images · {result.threads} WASM thread(s) · cross-origin isolated: {String(result.crossOriginIsolated)}
+            {result.count} images · {result.threads} WASM thread(s) ({THREAD_REASON[result.threadReason]}) · cross-origin isolated:{" "}
+            {String(result.crossOriginIsolated)} · warm-up:{" "}
+            {result.warm.map((w) => `${w.model} ${w.runs} run(s), then ${w.steadyMs.toFixed(1)} ms`).join("; ") || "not finished"}
           </caption>
           <thead>
             <tr>

@@ -1,12 +1,16 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import type { SiteData } from "../App";
 import { BASE } from "../App";
 import { dataUrl, visibleText } from "../lib/display";
 import { decodeUpload } from "../lib/upload";
 import { Cancelled, type SearchClient, type SearchResult } from "../lib/searchClient";
-import type { Filters, ReadyInfo } from "../worker/messages";
+import type { Filters, HitOut, ReadyInfo } from "../worker/messages";
 
 const PAGE = 10;
+// "Searching…" shows only for a search slower than this, in a line that is always there: drawing it, and the
+// result cards it pushed down, made the browser repaint the page while the model ran, CPU a 2-core device lacks
+// (a trace of a live query: main thread and raster busy for a large share of the model's run).
+const BUSY_AFTER_MS = 150;
 const SCORE_HELP =
   "Cosine similarity between the query and the image embedding (from -1 to 1). It ranks images; it is not a probability and not a diagnosis.";
 const PATH_TEXT: Record<SearchResult["path"], string> = {
@@ -51,7 +55,8 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
   const [upload, setUpload] = useState<{ url: string; name: string } | null>(null);
   const [neighbors, setNeighbors] = useState<{ ids: number[][]; scores: number[][] } | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  const labels = [...new Set(site.metadata.flatMap((m) => m.labels))].sort();
+  // computed once per site, not on every keystroke (one pass over every image's labels)
+  const labels = useMemo(() => [...new Set(site.metadata.flatMap((m) => m.labels))].sort(), [site.metadata]);
   const filterKey = params.toString();
 
   useEffect(() => setText(q), [q]);
@@ -63,7 +68,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
 
   const run = useCallback(
     async (key: string, job: () => Promise<SearchResult>) => {
-      setBusy(true);
+      const shown = setTimeout(() => setBusy(true), BUSY_AFTER_MS);
       setError(null);
       try {
         const r = await job();
@@ -72,6 +77,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
       } catch (e) {
         if (!(e instanceof Cancelled)) fail(key, e);
       } finally {
+        clearTimeout(shown);
         setBusy(false);
       }
     },
@@ -164,6 +170,9 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
 
   return (
     <div
+      onDragEnter={(e) => {
+        if (e.dataTransfer.types.includes("Files")) client.prepareVision();
+      }}
       onDragOver={(e) => e.preventDefault()}
       onDrop={(e) => {
         e.preventDefault();
@@ -195,7 +204,10 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
         </button>
         <button
           type="button"
-          onClick={() => fileInput.current?.click()}
+          onClick={() => {
+            client.prepareVision(); // loads and warms the vision model while the user picks a file
+            fileInput.current?.click();
+          }}
           className="rounded border border-slate-300 bg-white px-4 py-2 hover:bg-slate-100"
         >
           Search with an image…
@@ -266,7 +278,9 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
       )}
 
       {!ready && (q || upload) && <p className="mt-4 text-sm text-slate-600">The model is loading; your search runs as soon as it is ready.</p>}
-      {busy && <p className="mt-4 text-sm text-slate-600" role="status">Searching…</p>}
+      <p className="mt-4 min-h-5 text-sm text-slate-600" role="status">
+        {busy ? "Searching…" : ""}
+      </p>
       {error && (
         <p
           role="alert"
@@ -281,7 +295,21 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
 
       {result && (
         <section aria-label="Results" className="mt-4">
-          <p className="mb-2 text-sm text-slate-700" data-testid="result-path" data-path={result.path} data-key={resultKey}>
+          <p
+            className="mb-2 text-sm text-slate-700"
+            data-testid="result-path"
+            data-path={result.path}
+            data-key={resultKey}
+            data-embed-ms={result.timing.embedMs}
+            data-wait-ms={result.timing.waitMs}
+            data-load-ms={result.timing.loadMs}
+            data-preprocess-ms={result.timing.preprocessMs}
+            data-total-ms={result.timing.totalMs}
+            data-tokens={result.tokens}
+            data-threads={ready?.threads}
+            data-thread-reason={ready?.threadReason}
+            data-warm={result.warm}
+          >
             {PATH_TEXT[result.path]}
             {result.matched ? ` for “${visibleText(result.matched)}”` : ""} · {result.timing.totalMs.toFixed(1)} ms
             {result.timing.embedMs !== undefined ? ` (embedding ${result.timing.embedMs.toFixed(1)} ms, ranking ${result.timing.rankMs.toFixed(1)} ms)` : ""}
@@ -293,54 +321,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
               No confident match: no image passes the filters and the minimum similarity.
             </p>
           ) : (
-            <ol className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-4">
-              {hits.map((h, i) => {
-                const m = site.metadata[h.id];
-                if (!m) return null;
-                return (
-                  <li
-                    key={`${h.id}-${i}`}
-                    data-testid="result"
-                    data-rank={i + 1}
-                    data-filename={m.filename}
-                    data-score={h.score}
-                    className="flex min-w-0 flex-col rounded border border-slate-200 bg-white p-2 shadow-sm"
-                  >
-                    <img
-                      src={dataUrl(BASE, m.thumbnail)}
-                      alt={visibleText(`${m.filename}: ${m.labels.join(", ") || "no labels"}`)}
-                      loading="lazy"
-                      className="aspect-square w-full rounded bg-slate-900 object-contain"
-                    />
-                    <div className="mt-2 flex items-baseline justify-between text-sm">
-                      <span className="font-semibold">#{i + 1}</span>
-                      <span title={SCORE_HELP} className="cursor-help font-mono text-slate-700">
-                        similarity {h.score.toFixed(3)}
-                      </span>
-                    </div>
-                    <p className="truncate font-mono text-xs text-slate-600" title={visibleText(m.filename)} data-testid="filename">
-                      {visibleText(m.filename)}
-                    </p>
-                    <ul className="mt-1 flex flex-wrap gap-1" aria-label="labels">
-                      {m.labels.map((l) => (
-                        <li key={l} className="min-w-0 rounded bg-sky-50 px-1.5 py-0.5 text-xs text-sky-900 wrap-anywhere">
-                          {visibleText(l)}
-                        </li>
-                      ))}
-                    </ul>
-                    <p className="mt-1 text-xs text-slate-700 wrap-anywhere">{visibleText(m.report)}</p>
-                    <div className="mt-2 flex gap-2 text-xs">
-                      <a className="text-sky-800 underline" href={`#/?similar=${h.id}`}>
-                        Find similar
-                      </a>
-                      <a className="text-sky-800 underline" href={`#/?like=${h.id}`}>
-                        Search with this image
-                      </a>
-                    </div>
-                  </li>
-                );
-              })}
-            </ol>
+            <ResultList hits={hits} metadata={site.metadata} />
           )}
           {hits.length >= pages * PAGE && similar === null && result.path !== "image" && (
             <button
@@ -356,3 +337,58 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
     </div>
   );
 }
+
+// Memoised: typing in the search box re-renders the page on every key, but not the result cards (their hits and
+// the metadata do not change while the user types).
+const ResultList = memo(function ResultList({ hits, metadata }: { hits: HitOut[]; metadata: SiteData["metadata"] }) {
+  return (
+    <ol className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-4">
+      {hits.map((h, i) => {
+        const m = metadata[h.id];
+        if (!m) return null;
+        return (
+          <li
+            key={`${h.id}-${i}`}
+            data-testid="result"
+            data-rank={i + 1}
+            data-filename={m.filename}
+            data-score={h.score}
+            className="flex min-w-0 flex-col rounded border border-slate-200 bg-white p-2 shadow-sm"
+          >
+            <img
+              src={dataUrl(BASE, m.thumbnail)}
+              alt={visibleText(`${m.filename}: ${m.labels.join(", ") || "no labels"}`)}
+              loading="lazy"
+              className="aspect-square w-full rounded bg-slate-900 object-contain"
+            />
+            <div className="mt-2 flex items-baseline justify-between text-sm">
+              <span className="font-semibold">#{i + 1}</span>
+              <span title={SCORE_HELP} className="cursor-help font-mono text-slate-700">
+                similarity {h.score.toFixed(3)}
+              </span>
+            </div>
+            <p className="truncate font-mono text-xs text-slate-600" title={visibleText(m.filename)} data-testid="filename">
+              {visibleText(m.filename)}
+            </p>
+            <ul className="mt-1 flex flex-wrap gap-1" aria-label="labels">
+              {m.labels.map((l) => (
+                <li key={l} className="min-w-0 rounded bg-sky-50 px-1.5 py-0.5 text-xs text-sky-900 wrap-anywhere">
+                  {visibleText(l)}
+                </li>
+              ))}
+            </ul>
+            <p className="mt-1 text-xs text-slate-700 wrap-anywhere">{visibleText(m.report)}</p>
+            <div className="mt-2 flex gap-2 text-xs">
+              <a className="text-sky-800 underline" href={`#/?similar=${h.id}`}>
+                Find similar
+              </a>
+              <a className="text-sky-800 underline" href={`#/?like=${h.id}`}>
+                Search with this image
+              </a>
+            </div>
+          </li>
+        );
+      })}
+    </ol>
+  );
+});

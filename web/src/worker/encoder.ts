@@ -3,17 +3,21 @@ import * as ort from "onnxruntime-web/wasm";
 
 let configured = false;
 
-export function configureOrt(base: string): number {
+/** Points onnxruntime-web at the site's own runtime files with `threads` WASM threads (worker/threads.ts chooses).
+ * The count is global and read once, before the first session: later calls return the count in force. */
+export function configureOrt(base: string, threads = 1): number {
   if (!configured) {
     ort.env.wasm.wasmPaths = new URL("ort/", base).href;
     const isolated = typeof crossOriginIsolated !== "undefined" && crossOriginIsolated;
-    ort.env.wasm.numThreads = isolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+    ort.env.wasm.numThreads = isolated ? Math.max(1, Math.floor(threads)) : 1; // threads need SharedArrayBuffer
     ort.env.wasm.proxy = false;
     ort.env.logLevel = "error";
     configured = true;
   }
   return ort.env.wasm.numThreads ?? 1;
 }
+
+export const RUNTIME = `onnxruntime-web ${ort.env.versions.web ?? "?"} wasm`;
 
 // "basic": measured side by side with "all" in Chromium (benchmarks/run.py), neither is consistently faster to
 // create or to run on the INT8 text model (on 2 cores, whichever session runs second in a page is faster), so the

@@ -1,4 +1,5 @@
 // The worker protocol. Every request carries an id; replies name it. A newer search supersedes older ones.
+import type { ThreadReason } from "./threads";
 
 export interface ProgressInfo {
   file: string;
@@ -12,8 +13,18 @@ export interface ReadyInfo {
   dim: number;
   randomWeights: boolean;
   modelTitle: string;
+  /** WASM threads in use, and why (worker/threads.ts) */
   threads: number;
+  threadReason: ThreadReason;
   fallbackQueries: string[];
+}
+
+/** A model's warm-up finished: `runs` dummy runs in `ms`, the last ones taking `steadyMs` each. */
+export interface WarmInfo {
+  model: "text" | "vision";
+  runs: number;
+  steadyMs: number;
+  ms: number;
 }
 
 export type SearchPath = "exact" | "fuzzy" | "live" | "image" | "row";
@@ -34,11 +45,18 @@ export type Request =
   | { type: "search"; id: number; query: string; k: number; filters?: Filters }
   | { type: "searchImage"; id: number; rgba: ArrayBuffer; width: number; height: number; k: number; filters?: Filters }
   | { type: "searchRow"; id: number; row: number; k: number; filters?: Filters }
-  | { type: "bench"; id: number; runs: number; query: string };
+  | { type: "bench"; id: number; runs: number; query: string }
+  /** the user is about to search with an image: load and warm the vision model now */
+  | { type: "prepareVision" };
 
 export interface Timing {
   tokenizeMs?: number;
+  /** the model run, including any wait for the run before it (a warm-up run or an earlier query) */
   embedMs?: number;
+  /** the part of embedMs spent waiting for the run before it */
+  waitMs?: number;
+  /** image searches: waiting for the vision model to download and load (not counted in totalMs) */
+  loadMs?: number;
   rankMs: number;
   preprocessMs?: number;
   totalMs: number;
@@ -56,6 +74,8 @@ export type Reply =
       hits: HitOut[];
       timing: Timing;
       tokens?: number;
+      /** whether the model's warm-up had finished when this query ran */
+      warm?: boolean;
       /** the query embedding of live and image searches, for parity checks */
       query?: number[];
     }
@@ -73,6 +93,9 @@ export interface BenchStat {
 
 export interface BenchResult {
   threads: number;
+  threadReason: ThreadReason;
+  /** the warm-ups done when the benchmark ran */
+  warm: WarmInfo[];
   crossOriginIsolated: boolean;
   userAgent: string;
   count: number;

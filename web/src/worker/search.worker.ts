@@ -1,13 +1,16 @@
 // The search worker: owns the tokenizer, the ONNX sessions and the embeddings; the page only renders.
 import type * as ortTypes from "onnxruntime-web/wasm";
 import { bundleFile, loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
-import { fetchVerified } from "../lib/cache";
-import { configureOrt, createSession, embedPixels, embedText } from "./encoder";
-import type { BenchStat, Filters, HitOut, Reply, Request, SearchPath, Timing } from "./messages";
+import { fetchVerified, readSetting, writeSetting } from "../lib/cache";
+import { configureOrt, createSession, embedPixels, embedText, RUNTIME } from "./encoder";
+import type { BenchStat, Filters, HitOut, Reply, Request, SearchPath, Timing, WarmInfo } from "./messages";
 import { centerCrop, preprocess, resizeBicubic, rgbaToRgb, shorterSideSize } from "./preprocess";
 import { matchFallback, type FallbackEntry } from "./queryMatch";
 import { createScorer, topK, type Scorer } from "./ranking";
+import { RunQueue } from "./runQueue";
+import { addSample, calibrationKey, chooseThreads, parseRecord, threadCandidates, type ThreadChoice } from "./threads";
 import { parseVocab, WordPieceTokenizer } from "./tokenizer";
+import { steadyMs, TEXT_WARMUP, warmUp } from "./warmup";
 
 interface State {
   base: string;
@@ -19,30 +22,48 @@ interface State {
   tokenizer: WordPieceTokenizer;
   text: ortTypes.InferenceSession;
   scorer: Scorer;
+  threads: ThreadChoice;
+  calibration: { url: string; key: string };
 }
+
+// A typical query (12 tokens): the warm-up's input, and the run time the thread-count calibration compares.
+const WARM_QUERY = "no acute cardiopulmonary process, the lungs are clear bilaterally";
 
 const post = (r: Reply, transfer: Transferable[] = []): void => (self as unknown as Worker).postMessage(r, transfer);
 let ready: Promise<State> | null = null;
 let vision: Promise<ortTypes.InferenceSession> | null = null;
 let latest = 0;
+// every model run goes through this queue: real queries first, warm-up runs in the gaps (worker/runQueue.ts)
+const queue = new RunQueue();
+let textWarm = false;
+let visionRuns = 0;
+let visionWarming = false;
+let visionPending = 0; // image searches waiting for the vision model, preprocessing or running
+const warmed: WarmInfo[] = []; // reported by the Benchmark page
 
 function progress(file: string) {
   return (loaded: number, total: number, fromCache: boolean) => post({ type: "progress", info: { file, loaded, total, fromCache } });
 }
 
 async function init(base: string): Promise<State> {
-  const threads = configureOrt(base);
   const { info, manifest } = await loadContracts(base);
   const embFile = bundleFile(base, info, "embeddings.bin");
   const textName = manifest.models.text.int8;
+  const textSpec = modelFile(base, manifest, textName);
+  const cores = navigator.hardwareConcurrency || 1;
+  const isolated = typeof crossOriginIsolated !== "undefined" && crossOriginIsolated;
+  const calibration = { url: new URL("medmir-calibration.json", base).href, key: calibrationKey(textSpec.sha256, cores, RUNTIME) };
   // total sizes are known before any byte moves: the page shows them in its progress bar
-  const [embBytes, fallbackBytes, metaBytes, vocabBytes, textBytes] = await Promise.all([
+  const [stored, embBytes, fallbackBytes, metaBytes, vocabBytes, textBytes] = await Promise.all([
+    readSetting(calibration.url),
     fetchVerified(embFile, progress("embeddings.bin")),
     fetchVerified(bundleFile(base, info, "fallback_results.json"), progress("fallback_results.json")),
     fetchVerified(bundleFile(base, info, "metadata.json"), progress("metadata.json")),
     fetchVerified(modelFile(base, manifest, manifest.tokenizer.vocab), progress(manifest.tokenizer.vocab)),
-    fetchVerified(modelFile(base, manifest, textName), progress(textName)),
+    fetchVerified(textSpec, progress(textName)),
   ]);
+  const choice = chooseThreads(threadCandidates(cores, isolated), parseRecord(stored, calibration.key));
+  const threads = { ...choice, threads: configureOrt(base, choice.threads) };
   const scorer = createScorer(new Float32Array(embBytes.buffer, embBytes.byteOffset, info.count * info.dim), info.dim);
   const emb = scorer.rows; // with SIMD, the copy in WebAssembly memory; the downloaded one can be collected
   const fallbackDoc = JSON.parse(new TextDecoder().decode(fallbackBytes)) as { queries: FallbackEntry[] };
@@ -62,6 +83,8 @@ async function init(base: string): Promise<State> {
     tokenizer,
     text,
     scorer,
+    threads,
+    calibration,
   };
   post({
     type: "ready",
@@ -70,11 +93,29 @@ async function init(base: string): Promise<State> {
       dim: info.dim,
       randomWeights: Boolean(info.random_weights || manifest.model.random_weights),
       modelTitle: manifest.model.title,
-      threads,
+      threads: threads.threads,
+      threadReason: threads.reason,
       fallbackQueries: fallbackDoc.queries.map((q) => q.query),
     },
   });
+  // after "ready", never before it; in a later task, so searches that waited for `ready` take the queue first
+  setTimeout(() => void warmText(state).catch(() => undefined), 0);
   return state;
+}
+
+/** Dummy runs while the user reads or types, until V8 has compiled the hot kernels (worker/warmup.ts); then the
+ * steady run time joins this device's thread-count calibration. Each run waits for real queries to go first. */
+async function warmText(s: State): Promise<void> {
+  const ids = s.tokenizer.encode(WARM_QUERY);
+  const t0 = performance.now();
+  const samples = await warmUp(queue, () => embedText(s.text, ids));
+  textWarm = true;
+  const steady = steadyMs(samples);
+  warmed.push({ model: "text", runs: samples.length, steadyMs: steady, ms: performance.now() - t0 });
+  if (samples.length >= 2 * TEXT_WARMUP.window) {
+    const record = parseRecord(await readSetting(s.calibration.url), s.calibration.key);
+    await writeSetting(s.calibration.url, { key: s.calibration.key, record: addSample(record, s.threads.threads, steady) });
+  }
 }
 
 async function visionSession(s: State): Promise<ortTypes.InferenceSession> {
@@ -84,6 +125,25 @@ async function visionSession(s: State): Promise<ortTypes.InferenceSession> {
     vision.then(() => post({ type: "visionReady" })).catch(() => (vision = null));
   }
   return vision;
+}
+
+/** The user showed they are about to search with an image (the upload button, a file dragged over the page):
+ * download and load the vision model now and give it one dummy run, while they pick the file. Not done on every
+ * visit: the model is a second download as large as the text model, for a feature many visits never use. */
+async function prepareVision(): Promise<void> {
+  const s = await ready!;
+  const session = await visionSession(s);
+  if (visionRuns > 0 || visionWarming) return;
+  visionWarming = true;
+  const size = s.manifest.preprocess.image_size;
+  await queue.background(async () => {
+    if (visionRuns > 0 || visionPending > 0) return; // a real image query is first: it is the warm-up
+    const t = performance.now();
+    await embedPixels(session, new Float32Array(3 * size * size), size);
+    visionRuns += 1;
+    const ms = performance.now() - t;
+    warmed.push({ model: "vision", runs: 1, steadyMs: ms, ms });
+  });
 }
 
 function acceptor(s: State, f?: Filters): ((row: number) => boolean) | undefined {
@@ -115,13 +175,19 @@ async function search(id: number, query: string, k: number, f?: Filters): Promis
   }
   const ids = s.tokenizer.encode(query);
   const t1 = performance.now();
-  const q = await embedText(s.text, ids);
+  let started = t1;
+  const warm = textWarm;
+  const q = await queue.run(async () => {
+    if (id !== latest) return null; // superseded while it waited: never run
+    started = performance.now();
+    return embedText(s.text, ids);
+  });
   const t2 = performance.now();
-  if (id !== latest) return post({ type: "cancelled", id });
+  if (!q || id !== latest) return post({ type: "cancelled", id });
   const hits = rank(s, q, k, f);
   const t3 = performance.now();
-  const timing: Timing = { tokenizeMs: t1 - t0, embedMs: t2 - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
-  post({ type: "results", id, path: "live", hits, timing, tokens: ids.length, query: Array.from(q) });
+  const timing: Timing = { tokenizeMs: t1 - t0, embedMs: t2 - t1, waitMs: started - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
+  post({ type: "results", id, path: "live", hits, timing, tokens: ids.length, warm, query: Array.from(q) });
 }
 
 function pixelsFor(s: State, rgba: ArrayBuffer, width: number, height: number): Float32Array {
@@ -132,19 +198,37 @@ function pixelsFor(s: State, rgba: ArrayBuffer, width: number, height: number): 
 }
 
 async function searchImage(id: number, rgba: ArrayBuffer, width: number, height: number, k: number, f?: Filters) {
+  visionPending += 1;
+  try {
+    await imageQuery(id, rgba, width, height, k, f);
+  } finally {
+    visionPending -= 1;
+  }
+}
+
+async function imageQuery(id: number, rgba: ArrayBuffer, width: number, height: number, k: number, f?: Filters) {
   const s = await ready!;
+  const tl = performance.now();
   const session = await visionSession(s);
   const t0 = performance.now();
   const pixels = pixelsFor(s, rgba, width, height);
   const t1 = performance.now();
-  const q = await embedPixels(session, pixels, s.manifest.preprocess.image_size);
+  let started = t1;
+  const warm = visionRuns > 0;
+  const q = await queue.run(async () => {
+    if (id !== latest) return null;
+    started = performance.now();
+    const out = await embedPixels(session, pixels, s.manifest.preprocess.image_size);
+    visionRuns += 1;
+    return out;
+  });
   const t2 = performance.now();
-  if (id !== latest) return post({ type: "cancelled", id });
+  if (!q || id !== latest) return post({ type: "cancelled", id });
   const hits = rank(s, q, k, f);
   const t3 = performance.now();
   const path: SearchPath = "image";
-  const timing = { preprocessMs: t1 - t0, embedMs: t2 - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
-  post({ type: "results", id, path, hits, timing, query: Array.from(q) });
+  const timing = { loadMs: t0 - tl, preprocessMs: t1 - t0, embedMs: t2 - t1, waitMs: started - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
+  post({ type: "results", id, path, hits, timing, warm, query: Array.from(q) });
 }
 
 async function searchRow(id: number, row: number, k: number, f?: Filters): Promise<void> {
@@ -164,11 +248,15 @@ function stat(name: string, samples: number[]): BenchStat {
 
 async function bench(id: number, runs: number, query: string): Promise<void> {
   const s = await ready!;
+  const session = await visionSession(s);
+  await queue.run(() => benchRuns(s, session, id, runs, query));
+}
+
+async function benchRuns(s: State, session: ortTypes.InferenceSession, id: number, runs: number, query: string) {
   const tok: number[] = [];
   const emb: number[] = [];
   const rk: number[] = [];
   const img: number[] = [];
-  const session = await visionSession(s);
   const size = s.manifest.preprocess.image_size;
   const synthetic = new Uint8Array(1024 * 1024 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 2654435761) >>> 24));
   for (let r = 0; r < runs; r++) {
@@ -189,7 +277,9 @@ async function bench(id: number, runs: number, query: string): Promise<void> {
     type: "bench",
     id,
     result: {
-      threads: configureOrt(s.base),
+      threads: s.threads.threads,
+      threadReason: s.threads.reason,
+      warm: [...warmed],
       crossOriginIsolated: typeof crossOriginIsolated !== "undefined" && crossOriginIsolated,
       userAgent: navigator.userAgent,
       count: s.info.count,
@@ -228,6 +318,8 @@ if (!(self.name ?? "").startsWith("em-pthread")) {
     } else if (m.type === "searchRow") {
       latest = m.id;
       searchRow(m.id, m.row, m.k, m.filters).catch((e: unknown) => fail(e, m.id));
+    } else if (m.type === "prepareVision") {
+      prepareVision().catch(() => undefined); // a real image search reports any failure
     } else if (m.type === "bench") {
       bench(m.id, m.runs, m.query).catch((e: unknown) => fail(e, m.id));
     }
