@@ -20,13 +20,13 @@ def test_build_end_to_end_with_the_tiny_pack(tiny_pack: Path, tmp_path: Path) ->
     res = build(NIH_SAMPLE, str(tiny_pack), tmp_path / "demo", per_label=2, workers=2, log=logs.append)
     b = Bundle.open(res.bundle)
     assert b.count >= 15 and res.random_weights
+    assert b.info["format_version"] == 2  # the default bundle format
     assert (tmp_path / "demo" / "work" / "thumbnails").is_dir()
     assert any("select:" in line for line in logs) and any("meaningless" in line for line in logs)
     # thumbnails in the bundle are the process stage's WebP files
-    first = b.metadata[0]["thumbnail"]
-    assert (res.bundle / first).read_bytes() == (
-        tmp_path / "demo" / "work" / "thumbnails" / Path(first).name
-    ).read_bytes()
+    for row in (0, b.count - 1):
+        thumb = tmp_path / "demo" / "work" / "thumbnails" / Path(b.metadata[row]["thumbnail"]).name
+        assert b.thumbnail(row) == thumb.read_bytes()
 
 
 def test_build_fails_fast_without_inputs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

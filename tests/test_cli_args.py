@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from medmir.cli import count, main
+from medmir.cli import build_parser, count, main
 
 INDEX = ["index", "--images", "i", "--labels", "l.csv", "--model", "m", "--out", "o"]
 SEARCH = ["search", "q", "--bundle", "b", "--model", "m"]
@@ -45,6 +45,13 @@ def test_bad_counts_are_usage_errors_naming_the_option(
     err = capsys.readouterr().err
     assert f"error: argument {option}: {why}" in err
     assert "Traceback" not in err
+
+
+def test_index_and_build_write_bundle_format_2_unless_told() -> None:
+    parser = build_parser()
+    for argv in (INDEX, ["build"]):
+        assert parser.parse_args(argv).bundle_format == 2
+        assert parser.parse_args([*argv, "--bundle-format", "1"]).bundle_format == 1
 
 
 def test_a_real_process_exits_2_without_traceback(tmp_path: Path) -> None:

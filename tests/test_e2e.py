@@ -41,9 +41,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(site: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "medmir.cli", "serve", str(site), "--port", str(port)])
+def _listening(proc: subprocess.Popen, port: int, what: str) -> tuple[subprocess.Popen, str]:
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -51,7 +49,13 @@ def _serve(site: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("medmir serve did not start")
+    raise RuntimeError(f"{what} did not start")
+
+
+def _serve(site: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "medmir.cli", "serve", str(site), "--port", str(port)])
+    return _listening(proc, port, "medmir serve")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +73,8 @@ def e2e_bundle(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         f.write(f'"{HTML_NAME}",{HTML_LABEL},{HTML_LABEL},x,,,\n')
         f.write(f'"{URL_NAME}",{LONG_LABEL},{LONG_LABEL},y,,,\n')
         f.write(f'"{BIDI_NAME}",Effusion,Effusion,z,,,\n')
-    build_index(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8", progress=False)
+    build_index(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8", progress=False,
+                bundle_format=1)  # fmt: skip
     evaluate(root / "bundle", full_pack, n_boot=200, report=False)
     return root / "bundle"
 
@@ -136,6 +141,53 @@ def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> 
         )  # fmt: skip
     finally:
         for p in (main, bad1, bad2):
+            p.terminate()
+            p.wait(timeout=10)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def e2e_bundle_v2(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same selection in bundle format 2, with shards and packs small enough that 40 images make several."""
+    root = tmp_path_factory.mktemp("e2e-v2")
+    sel = e2e_bundle.parent / "sel"
+    out = root / "bundle"
+    build_index(sel / "images", sel / "labels.csv", full_pack, out, precision="int8", progress=False,
+                bundle_format=2, shard_rows=8, thumbs_per_pack=8)  # fmt: skip
+    evaluate(out, full_pack, n_boot=50, report=False)
+    return out
+
+
+def _serve_plain(site: Path) -> tuple[subprocess.Popen, str]:
+    """Python's own static server: no COOP/COEP, and it ignores Range (answers 200 with the whole file)."""
+    port = _free_port()
+    args = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return _listening(proc, port, "http.server")
+
+
+def test_v2_site_in_chromium(e2e_bundle_v2: Path, full_pack: Path, tmp_path: Path) -> None:
+    info = json.loads((e2e_bundle_v2 / "index_info.json").read_text())
+    assert info["format_version"] == 2 and info["shard_rows"] == 8
+    site = build_site(e2e_bundle_v2, full_pack, tmp_path / "site").out
+    main, url = _serve(site)
+    plain, plain_url = _serve_plain(site)
+    env = {
+        **os.environ,
+        "E2E_URL": url,
+        "E2E_PLAIN_URL": plain_url,
+        "E2E_PYTHON": sys.executable,
+        "E2E_BUNDLE": str(e2e_bundle_v2),
+        "E2E_PACK": str(full_pack),
+        "E2E_IMAGE": str(NIH_SAMPLE / "images" / "00000284_000.png"),
+    }
+    try:
+        proc = subprocess.run(
+            ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / "v2.test.mjs")],
+            cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        for p in (main, plain):
             p.terminate()
             p.wait(timeout=10)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]

@@ -253,7 +253,9 @@ def test_build_index_cpu_keeps_onnxruntime(dataset: tuple[Path, Path], tiny_pack
 def test_build_index_torch_backend_on_cpu(
     mode: str, dataset: tuple[Path, Path], tiny_pack: Path, onnx_fp32: np.ndarray, tmp_path: Path
 ) -> None:
-    kw = {"neighbors": 3, "progress": False, "workers": WORKERS, "backend": "torch", "torch_dtype": "fp32"}
+    # bundle format 1: its float32 embeddings.bin holds the torch rows as they came, for the comparisons below
+    kw = {"neighbors": 3, "progress": False, "workers": WORKERS, "backend": "torch", "torch_dtype": "fp32",
+          "bundle_format": 1}  # fmt: skip
     rep = build_index(*dataset, tiny_pack, tmp_path / "b", cache_dir=tmp_path / "cache", preprocess_mode=mode, **kw)
     assert verify_bundle(tmp_path / "b")
     assert rep.count == 12 and rep.embedded == 12 and len(rep.skipped) == 1

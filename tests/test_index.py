@@ -1,4 +1,8 @@
-"""The index stage and the bundle contract on real NIH images with the tiny random model."""
+"""The index stage and the bundle contract on real NIH images with the tiny random model.
+
+The `bundle` fixture is bundle format 1 on purpose: these tests read its float32 rows (embeddings.bin) as the exact
+oracle and damage its version 1 files; format 2 against format 1 is tests/test_bundle_v2.py. The other tests index
+with the default format (2)."""
 
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ def _mode(p: Path) -> str:
 def bundle(selection: Path, tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "b"
     build_index(selection / "images", selection / "labels.csv", tiny_pack, out, neighbors=5,
-                cache_dir=out.parent / "cache", progress=False, workers=2)  # fmt: skip
+                cache_dir=out.parent / "cache", progress=False, workers=2, bundle_format=1)  # fmt: skip
     return out
 
 
@@ -98,7 +102,7 @@ def test_fallback_recomputed_independently(bundle: Path, tiny_pack: Path) -> Non
 def test_rerun_embeds_nothing_new_then_only_the_new_image(bundle: Path, selection: Path, tiny_pack: Path) -> None:
     before = (bundle / "embeddings.bin").read_bytes()
     rep = build_index(selection / "images", selection / "labels.csv", tiny_pack, bundle, neighbors=5,
-                      cache_dir=bundle.parent / "cache", progress=False, workers=2)  # fmt: skip
+                      cache_dir=bundle.parent / "cache", progress=False, workers=2, bundle_format=1)  # fmt: skip
     assert rep.embedded == 0 and rep.cached == rep.count
     assert (bundle / "embeddings.bin").read_bytes() == before
     extra = selection.parent / "plus"
@@ -204,8 +208,9 @@ def test_html_and_odd_file_names_stay_data(tiny_pack: Path, tmp_path: Path) -> N
     out = tmp_path / "b"
     build_index(src, tmp_path / "l.csv", tiny_pack, out, progress=False, workers=1)
     b = Bundle.open(out)
+    assert b.info["format_version"] == 2  # the default
     assert b.metadata[0]["filename"] == odd and b.metadata[0]["labels"] == ["<i>Label</i>"]
-    assert (out / b.metadata[0]["thumbnail"]).is_file()
+    assert b.thumbnail(0)[8:12] == b"WEBP"
 
 
 def test_no_usable_images_is_an_error_and_leaves_nothing(tiny_pack: Path, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """`medmir serve` against a real server on 127.0.0.1: security headers, symlinks that lead out of the site, bad
-URL paths, idle connections, and the warning for a host the network can reach."""
+URL paths, idle connections, the warning for a host the network can reach, and HTTP Range requests."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from medmir.site import make_server
+from medmir.site import make_server, parse_range
 
 SECRET = "outside the site"
 
@@ -150,3 +150,165 @@ def test_a_client_that_hangs_up_mid_download_is_no_traceback(
     assert get(port, "/")[0] == 200
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Exception occurred" not in err, err
+
+
+# --- HTTP Range (a version 2 page fetches one thumbnail out of a pack) ---
+
+BLOB = bytes(range(256)) * 12_000 + b"tail"  # 3,072,004 bytes: several 64 KiB chunks, every offset distinguishable
+
+
+@pytest.fixture()
+def blob(site: Path) -> bytes:
+    (site / "pack.bin").write_bytes(BLOB)
+    return BLOB
+
+
+def fetch(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def _isolated(headers: dict[str, str]) -> None:
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+    assert headers["cross-origin-embedder-policy"] == "require-corp"
+    assert headers["cross-origin-resource-policy"] == "same-origin"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+N = len(BLOB)
+
+
+@pytest.mark.parametrize(
+    ("spec", "first", "last"),
+    [
+        ("bytes=0-0", 0, 0),  # the first byte
+        ("bytes=0-99", 0, 99),  # the first bytes
+        ("bytes=1000-1999", 1000, 1999),  # the middle
+        ("bytes=65530-2500000", 65530, 2500000),  # across many read chunks
+        (f"bytes={N - 100}-{N - 1}", N - 100, N - 1),  # the last bytes
+        (f"bytes={N - 1}-{N - 1}", N - 1, N - 1),  # the last byte
+        (f"bytes=100-{N + 5000}", 100, N - 1),  # a last position past the end: up to the end
+        ("bytes=3000000-", 3000000, N - 1),  # open-ended
+        ("bytes=0-", 0, N - 1),
+        ("bytes=-4", N - 4, N - 1),  # suffix: the last 4 bytes
+        (f"bytes=-{N + 10}", 0, N - 1),  # a suffix longer than the file: all of it
+        ("Bytes=5-9", 5, 9),  # the unit is case-insensitive
+    ],
+)
+def test_a_byte_range_answers_206_with_those_bytes(port: int, blob: bytes, spec: str, first: int, last: int) -> None:
+    status, headers, body = fetch(port, "/pack.bin", {"Range": spec})
+    assert status == 206, spec
+    assert headers["content-range"] == f"bytes {first}-{last}/{N}"
+    assert int(headers["content-length"]) == len(body) == last - first + 1
+    assert body == blob[first : last + 1]
+    assert headers["content-type"] == "application/octet-stream" and headers["accept-ranges"] == "bytes"
+    _isolated(headers)
+
+
+def test_ranges_put_together_are_the_file_byte_for_byte(site: Path, port: int, blob: bytes) -> None:
+    step = 700_001
+    parts = [fetch(port, "/pack.bin", {"Range": f"bytes={a}-{a + step - 1}"}) for a in range(0, N, step)]
+    assert [status for status, _, _ in parts] == [206] * len(parts)
+    assert b"".join(body for _, _, body in parts) == (site / "pack.bin").read_bytes()
+
+
+@pytest.mark.parametrize("spec", [f"bytes={N}-", f"bytes={N + 10}-{N + 20}", f"bytes={N}-{N}", "bytes=-0"])
+def test_an_unsatisfiable_range_answers_416(port: int, blob: bytes, spec: str) -> None:
+    status, headers, body = fetch(port, "/pack.bin", {"Range": spec})
+    assert status == 416, spec
+    assert headers["content-range"] == f"bytes */{N}"
+    assert body == b""
+    _isolated(headers)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "bytes=abc",
+        "bytes=5-1",  # last before first: invalid
+        "bytes=0-1,5-9",  # several ranges: the whole file, as RFC 9110 allows
+        "bytes=-",
+        "bytes 0-5",
+        "items=0-5",
+        "bytes=0x10-20",
+        "bytes=" + "9" * 5000 + "-",  # more digits than a number holds
+    ],
+)
+def test_a_malformed_or_multi_range_header_answers_the_whole_file(port: int, blob: bytes, spec: str) -> None:
+    status, headers, body = fetch(port, "/pack.bin", {"Range": spec})
+    assert status == 200, spec
+    assert "content-range" not in headers
+    assert int(headers["content-length"]) == N and body == blob
+
+
+def test_whole_files_say_they_accept_ranges(port: int, blob: bytes) -> None:
+    status, headers, body = fetch(port, "/pack.bin")
+    assert status == 200 and body == blob and int(headers["content-length"]) == N
+    assert headers["accept-ranges"] == "bytes"
+    _isolated(headers)
+    status, headers, body = fetch(port, "/")  # a folder's index.html
+    assert (status, body) == (200, b"<!doctype html><title>t</title>")
+    assert headers["accept-ranges"] == "bytes" and headers["content-type"] == "text/html"
+    assert fetch(port, "/", {"Range": "bytes=2-8"})[::2] == (206, b"doctype")
+    assert fetch(port, "/sub")[0] == 301  # a folder without its slash is still redirected
+    assert fetch(port, "/index.html/")[0] == 404
+
+
+def test_head_answers_as_get_without_the_body(port: int, blob: bytes) -> None:
+    status, headers, body = fetch(port, "/pack.bin", method="HEAD")
+    assert (status, body, int(headers["content-length"]), headers["accept-ranges"]) == (200, b"", N, "bytes")
+    status, headers, body = fetch(port, "/pack.bin", {"Range": "bytes=10-19"}, method="HEAD")
+    assert (status, body, headers["content-range"], headers["content-length"]) == (206, b"", f"bytes 10-19/{N}", "10")
+    _isolated(headers)
+    assert fetch(port, "/pack.bin", {"Range": f"bytes={N}-"}, method="HEAD")[0] == 416
+
+
+def test_if_range_and_if_modified_since(port: int, blob: bytes) -> None:
+    modified = fetch(port, "/pack.bin", method="HEAD")[1]["last-modified"]
+    assert fetch(port, "/pack.bin", {"Range": "bytes=0-3", "If-Range": modified})[::2] == (206, blob[:4])
+    stale = {"Range": "bytes=0-3", "If-Range": "Mon, 01 Jan 2001 00:00:00 GMT"}  # the file changed since
+    assert fetch(port, "/pack.bin", stale)[::2] == (200, blob)
+    assert fetch(port, "/pack.bin", {"If-Modified-Since": modified})[0] == 304
+    assert fetch(port, "/pack.bin", {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})[0] == 200
+
+
+def test_ranges_keep_the_path_checks(port: int) -> None:
+    for path in ("/leak.txt", "/passwd", "/out/index.html", "/trap/"):
+        status, _, body = fetch(port, path, {"Range": "bytes=0-"})
+        assert status == 404, path
+        assert SECRET.encode() not in body and b"root:" not in body, path
+
+
+def test_parse_range_edges() -> None:
+    assert parse_range(None, 10) is None
+    assert parse_range("bytes=0-", 0) == "unsatisfiable"  # an empty file has no first byte
+    assert parse_range("bytes=-5", 0) is None  # nor a suffix: the whole (empty) file
+    assert parse_range(" bytes=2-4 ", 10) == (2, 4)
+    assert parse_range("bytes=2-4, 6-7", 10) is None
+
+
+def test_a_precompressed_sibling_is_served_to_gzip_clients(site: Path, port: int) -> None:
+    import gzip
+
+    from medmir.precompress import write_gzip_siblings
+
+    body = b'{"rows": [' + b", ".join(b'"00000001_000.png"' for _ in range(5000)) + b"]}"
+    (site / "meta.json").write_bytes(body)
+    (site / "tiny.json").write_bytes(b"{}")
+    assert write_gzip_siblings(site) == [site / "meta.json.gz"]  # small files are left alone
+    status, h, data = fetch(port, "/meta.json", {"Accept-Encoding": "gzip, deflate, br"})
+    assert (status, h["content-encoding"], h["vary"]) == (200, "gzip", "Accept-Encoding")
+    assert h["content-type"] == "application/json" and int(h["content-length"]) == len(data) < len(body) / 10
+    assert gzip.decompress(data) == body
+    _isolated(h)
+    for headers in ({}, {"Accept-Encoding": "gzip;q=0, identity"}, {"Accept-Encoding": "gzip", "Range": "bytes=0-9"}):
+        status, h, data = fetch(port, "/meta.json", headers)
+        assert "content-encoding" not in h, headers
+        assert data == (body[:10] if "Range" in headers else body)
+    os.utime(site / "meta.json.gz", (1, 1))  # older than its file: stale, never served
+    assert "content-encoding" not in fetch(port, "/meta.json", {"Accept-Encoding": "gzip"})[1]

@@ -1,7 +1,9 @@
-"""`medmir site` (assembly, refusals) and `medmir serve` (MIME types, cross-origin isolation headers)."""
+"""`medmir site` (assembly of bundle format 1 and 2, refusals) and `medmir serve` (MIME types, cross-origin isolation
+headers)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import threading
@@ -13,7 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import BIOMEDCLIP, NIH_SAMPLE
 
+from medmir.bundle.format import INFO
+from medmir.bundle.verify import verify_bundle
+from medmir.cli import main
 from medmir.errors import MedmirError
+from medmir.evaluate.run import evaluate
+from medmir.fsutil import atomic_write_json, sha256_file
 from medmir.index import build_index
 from medmir.model.manifest import local_checkpoint
 from medmir.site import WEB_DIST, build_site, make_server
@@ -21,6 +28,7 @@ from medmir.site import WEB_DIST, build_site, make_server
 
 @pytest.fixture(scope="module")
 def small_bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Format 1 (not the default): the tests on it check version 1's files (embeddings.bin, data/images/)."""
     root = tmp_path_factory.mktemp("site")
     src = root / "imgs"
     src.mkdir()
@@ -28,7 +36,25 @@ def small_bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     for n in names:
         shutil.copy(NIH_SAMPLE / "images" / n, src / n)
     (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},Effusion\n" for n in names))
-    build_index(src, root / "l.csv", tiny_pack, root / "bundle", progress=False, workers=1)
+    build_index(src, root / "l.csv", tiny_pack, root / "bundle", progress=False, workers=1, bundle_format=1)
+    return root / "bundle"
+
+
+@pytest.fixture(scope="module")
+def v2_bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Format 2 with shards of 2 rows and packs of 3 thumbnails, so 7 images make several of each; evaluated, so
+    metrics.json and hard_cases.json are listed too."""
+    root = tmp_path_factory.mktemp("site-v2")
+    src = root / "imgs"
+    src.mkdir()
+    names = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:7]
+    for n in names:
+        shutil.copy(NIH_SAMPLE / "images" / n, src / n)
+    (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},{('Effusion', 'Nodule')[i % 2]}\n"
+                                                              for i, n in enumerate(names)))  # fmt: skip
+    build_index(src, root / "l.csv", tiny_pack, root / "bundle", progress=False, workers=1, bundle_format=2,
+                shard_rows=2, thumbs_per_pack=3)  # fmt: skip
+    evaluate(root / "bundle", tiny_pack, n_boot=20, shuffles=5, report=False)
     return root / "bundle"
 
 
@@ -56,14 +82,65 @@ def test_site_layout(small_bundle: Path, tiny_pack: Path, app: Path, tmp_path: P
         "fallback_results.json",
     ):
         assert (site / "data" / name).read_bytes() == (small_bundle / name).read_bytes()
-    assert sorted(p.name for p in (site / "model").iterdir()) == [
+    assert sorted(p.name for p in (site / "model").iterdir() if p.suffix != ".gz") == [
         "manifest.json", "text.int8.onnx", "vision.int8.onnx", "vocab.txt",
     ]  # fmt: skip
     assert (site / "model" / "manifest.json").read_bytes() == (tiny_pack / "manifest.json").read_bytes()
+    assert (site / "data" / "images").is_dir() and not (site / "data" / "thumbs.idx").exists()
+    # the app shell only: the search worker downloads, verifies and caches every data/ and model/ file itself
     pre = json.loads((site / "precache.json").read_text())["files"]
-    assert "index.html" in pre and "ort/ort-wasm-simd-threaded.wasm" in pre
-    assert not [f for f in pre if f.endswith(".onnx") or f.endswith("embeddings.bin") or f.startswith("data/images/")]
+    assert pre == ["./", "assets/app.js", "index.html", "ort/ort-wasm-simd-threaded.wasm", "sw.js"]
     assert rep.total_bytes == sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+
+
+def test_site_of_a_version_2_bundle(v2_bundle: Path, tiny_pack: Path, app: Path, tmp_path: Path) -> None:
+    info = json.loads((v2_bundle / INFO).read_text())
+    assert info["format_version"] == 2
+    listed = set(info["files"])
+    expected = {"embeddings-003.i8", "neighbors-003.i32", "neighbor-scores-003.f32", "scales.f32", "thumbs-002.pack",
+                "thumbs.idx", "metadata.json", "fallback_results.json", "metrics.json", "hard_cases.json"}  # fmt: skip
+    assert expected <= listed  # 7 rows: 4 shards of 2 rows, 3 packs of 3 thumbnails, and the evaluation files
+    assert main(["site", "--bundle", str(v2_bundle), "--model", str(tiny_pack), "--out", str(tmp_path / "site"),
+                 "--app", str(app)]) == 0  # fmt: skip
+    site = tmp_path / "site"
+    data = site / "data"
+    # exactly index_info.json and the files it lists, byte for byte: no images/, no version 1 files; beside some,
+    # a precompressed copy for `medmir serve` (and hosts that serve precompressed files) to send gzip clients
+    gz = sorted(p for p in site.rglob("*.gz"))
+    assert "metadata.json.gz" in {p.name for p in gz}
+    for p in gz:
+        assert gzip.decompress(p.read_bytes()) == p.with_suffix("").read_bytes(), p
+    published = sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.suffix != ".gz")
+    assert published == sorted({INFO, *listed})
+    for name in (INFO, *listed):
+        assert (data / name).read_bytes() == (v2_bundle / name).read_bytes(), name
+    assert not (data / "images").exists() and not (data / "embeddings.bin").exists()
+    verify_bundle(data)  # the published folder is a whole bundle: sizes, checksums, packs, neighbours
+    assert main(["verify", str(data)]) == 0
+    pre = json.loads((site / "precache.json").read_text())["files"]
+    assert pre == ["./", "assets/app.js", "index.html", "ort/ort-wasm-simd-threaded.wasm", "sw.js"]
+    # the layout rule: a few files, none over 25 MB (a static host's per-file limit), whatever the collection
+    files = [p for p in site.rglob("*") if p.is_file()]
+    shell = len(pre) - 1 + 2  # the app's files, precache.json and .medmir-output.json
+    assert len(files) == 1 + len(listed) + 4 + shell + len(gz) < 20_000
+    assert max(p.stat().st_size for p in files) <= 25_000_000
+
+
+def test_site_refuses_a_listed_file_outside_the_bundle(
+    v2_bundle: Path, tiny_pack: Path, app: Path, tmp_path: Path
+) -> None:
+    """index_info.json vouches for its files by checksum; a listed path that leads out is refused, never copied."""
+    bad = tmp_path / "b" / "bundle"
+    shutil.copytree(v2_bundle, bad)
+    (tmp_path / "b" / "secret.txt").write_text("outside the bundle")
+    info = json.loads((bad / INFO).read_text())
+    secret = tmp_path / "b" / "secret.txt"
+    info["files"]["../secret.txt"] = {"bytes": secret.stat().st_size, "sha256": sha256_file(secret)}
+    atomic_write_json(bad / INFO, info)
+    verify_bundle(bad)  # the checksums hold
+    with pytest.raises(MedmirError, match=r"files lists '\.\./secret\.txt', not a file name"):
+        build_site(bad, tiny_pack, tmp_path / "site", app=app)
+    assert not (tmp_path / "site").exists() and not (tmp_path / "secret.txt").exists()
 
 
 def test_site_refusals(small_bundle: Path, tiny_pack: Path, full_pack: Path, app: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT
 from medmir.errors import MedmirError
 from medmir.model.pack import Precision
 
@@ -82,7 +83,9 @@ def build(
     app: Path | None = None,
     log: Log = print,
     force: bool = False,
+    bundle_format: int = DEFAULT_BUNDLE_FORMAT,
 ) -> BuildResult:
+    """`bundle_format`: the bundle format the index stage writes (docs/FORMAT.md): 2 by default, 1 for float32."""
     from medmir.bundle.write import RANDOM_WARNING
     from medmir.data.nih import find_label_file
     from medmir.data.subset import select
@@ -107,7 +110,7 @@ def build(
     log("process: thumbnails")
     proc = process_images(work / "selected" / "images", work / "thumbnails", workers=workers)
     log(proc.summary())
-    log(f"index: embedding with {pack_dir} ({precision} vision)")
+    log(f"index: embedding with {pack_dir} ({precision} vision), bundle format {bundle_format}")
     rep = build_index(
         work / "selected" / "images",
         work / "selected" / "labels.csv",
@@ -117,6 +120,7 @@ def build(
         thumbnails=work / "thumbnails",
         cache_dir=work / "cache",
         workers=workers,
+        bundle_format=bundle_format,
     )
     log(rep.summary())
     from medmir.evaluate.run import evaluate

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from medmir import __version__
+from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, READABLE_VERSIONS
 from medmir.errors import MedmirError
 from medmir.model.webruntime import RUNTIME_ENV, RUNTIMES
 
@@ -286,6 +287,7 @@ def _build(a: argparse.Namespace) -> int:
         app=a.app,
         log=_log,
         force=a.force,
+        bundle_format=a.bundle_format,
     )
     err.print(f"bundle: {escape(str(res.bundle))}\nmodel pack: {escape(str(res.pack))}\nsite: {escape(str(res.site))}")
     return 0
@@ -295,6 +297,19 @@ FORCE_HELP = (
     "replace OUT even when it is not empty and not a previous output of this command "
     "(never an input, the current folder, home or /)"
 )
+
+
+def add_bundle_format(parser: argparse.ArgumentParser) -> None:
+    """`--bundle-format` of `medmir index` and `medmir build`: version 2 unless told."""
+    parser.add_argument(
+        "--bundle-format",
+        type=int,
+        choices=READABLE_VERSIONS,
+        default=DEFAULT_BUNDLE_FORMAT,
+        help=f"bundle format to write (default {DEFAULT_BUNDLE_FORMAT}): 2 = compact int8 rows in shards, thumbnails "
+        "in packs, columnar metadata (any collection size; docs/FORMAT.md); 1 = float32 embeddings.bin, "
+        "nearest_neighbors.json and images/ (e.g. for comparison)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -386,13 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ix.add_argument("--workers", type=count(), default=None)
     ix.add_argument("--strict", action="store_true", help="stop at the first unreadable or missing image")
-    ix.add_argument(
-        "--bundle-format",
-        type=int,
-        choices=(1, 2),
-        default=1,
-        help="2: compact int8 rows in shards, thumbnails in packs (large collections; `medmir site` reads 1 only yet)",
-    )
+    add_bundle_format(ix)
     ix.set_defaults(fn=_index)
 
     sr = sub.add_parser("search", help="rank a bundle for a text or an image (the browser's ranking)")
@@ -467,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bu.add_argument("--workers", type=count(), default=None)
     bu.add_argument("--app", type=Path, default=WEB_DIST, help="the built web app")
+    add_bundle_format(bu)
     bu.set_defaults(fn=_build)
     return p
 

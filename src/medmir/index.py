@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from medmir.bundle.format import FORMAT_VERSION, thumbnail_name
+from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, SHARD_ROWS, THUMBS_PER_PACK, thumbnail_name
 from medmir.bundle.write import BundleWriter
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
@@ -78,12 +78,16 @@ def build_index(
     checkpoint: Path | None = None,
     backend: Backend = "auto",
     force: bool = False,
-    bundle_format: int = FORMAT_VERSION,
+    bundle_format: int = DEFAULT_BUNDLE_FORMAT,
+    shard_rows: int = SHARD_ROWS,
+    thumbs_per_pack: int = THUMBS_PER_PACK,
 ) -> IndexReport:
     """`device="cpu"` (default): the pack's ONNX vision model with onnxruntime. `device="cuda[:N]"`: the checkpoint
     the pack was exported from, in PyTorch (`medmir.embed_torch`); `backend="torch"` runs that on the CPU too.
-    `batch_size=None`: 16 for onnxruntime, 256 for torch. `bundle_format=2`: compact int8 rows in shards and
-    thumbnail packs (docs/FORMAT.md), for collections of 100,000 images and more.
+    `batch_size=None`: 16 for onnxruntime, 256 for torch. `bundle_format=2` (the default): compact int8 rows in
+    shards and thumbnail packs (docs/FORMAT.md), what a collection of 100,000 images and more needs; `shard_rows`
+    and `thumbs_per_pack` set their sizes (the defaults keep every file under 25 MB at 500,000 images).
+    `bundle_format=1`: float32 embeddings.bin, nearest_neighbors.json and images/ (e.g. for comparison).
     """
     t0 = time.perf_counter()
     report = IndexReport()
@@ -99,7 +103,7 @@ def build_index(
 
     inputs = [images, labels, pack_dir, *([thumbnails] if thumbnails else [])]
     with staging_dir(out, "index", inputs=inputs, force=force) as tmp, _progress(progress) as bar:
-        writer = BundleWriter(tmp, pack, version=bundle_format)
+        writer = BundleWriter(tmp, pack, version=bundle_format, shard_rows=shard_rows, thumbs_per_pack=thumbs_per_pack)
         task = bar.add_task("embedding images", total=len(present))
         t_embed = time.perf_counter()
         for item in embedder.run(lambda n: bar.advance(task, n)):

@@ -1,25 +1,29 @@
 """The site stage: built web app + bundle + the pack's INT8 models -> one static folder; and a local server.
 
 Layout of SITE: index.html, assets/ and ort/ (the app and onnxruntime-web's WASM, self-hosted), sw.js,
-precache.json (what the service worker stores at install), data/ (the bundle), model/ (manifest.json, vocab.txt,
-text.int8.onnx, vision.int8.onnx). Every URL the app uses is relative, so SITE works from any static host and
-any sub-path.
+precache.json (the app shell, which the service worker stores at install), data/ (the bundle: index_info.json and
+the files it lists; version 1 also images/), model/ (manifest.json, vocab.txt, text.int8.onnx, vision.int8.onnx).
+Every URL the app uses is relative, so SITE works from any static host and any sub-path. `medmir serve` answers
+single-range HTTP Range requests (a version 2 page fetches one thumbnail out of a pack that way).
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import functools
 import http.server
 import io
 import json
 import os
+import re
 import shutil
 import socketserver
 import sys
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, Literal
 
 from medmir.bundle.format import DATA_FILES, IMAGES, INFO
 from medmir.bundle.read import read_info
@@ -28,12 +32,14 @@ from medmir.errors import MedmirError
 from medmir.fsutil import staging_dir
 from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, is_legacy_int8, names_local_path
 from medmir.model.pack import ModelPack, check_indexed_with
+from medmir.precompress import accepts_gzip, gzip_sibling, write_gzip_siblings
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 EVAL_FILES = ("metrics.json", "hard_cases.json")
-# The service worker precaches everything but these: thumbnails (cached as they are viewed) and the large files
-# the search worker downloads, verifies and keeps in Cache Storage itself.
-NOT_PRECACHED = (".onnx", "embeddings.bin")
+# The service worker precaches the app shell only: the search worker downloads every file of these folders itself,
+# checks its sha256 and keeps it in Cache Storage (precaching them too downloaded each one twice on a first visit),
+# and thumbnails are cached as they are viewed.
+NOT_PRECACHED = ("data/", "model/")
 
 
 @dataclass(frozen=True)
@@ -47,22 +53,20 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST,
     if not (app / "index.html").is_file():
         raise MedmirError(f"{app}: the web app is not built (run `npm --prefix web ci && npm --prefix web run build`)")
     verify_bundle(bundle)
-    if read_info(bundle)["format_version"] != 1:
-        raise MedmirError(
-            f"{bundle}: a format version 2 bundle; the web app reads version 1 so far: index with --bundle-format 1"
-        )
+    info = read_info(bundle)
     pack = ModelPack.open(pack_dir)
     if is_legacy_int8(pack.manifest):
         raise MedmirError(f"{pack_dir}: {LEGACY_INT8}")
-    check_indexed_with(pack, read_info(bundle), bundle)
+    check_indexed_with(pack, info, bundle)
     check_publishable(pack)
     with staging_dir(out, "site", inputs=[bundle, pack_dir, app], force=force) as tmp:
         shutil.copytree(app, tmp, dirs_exist_ok=True)
         data = tmp / "data"
         data.mkdir()
-        for name in (INFO, *DATA_FILES, *(f for f in EVAL_FILES if (bundle / f).is_file())):
+        for name in bundle_files(bundle, info):
             shutil.copyfile(bundle / name, data / name)
-        shutil.copytree(bundle / IMAGES, data / IMAGES)
+        if info["format_version"] == 1:
+            shutil.copytree(bundle / IMAGES, data / IMAGES)
         model = tmp / "model"
         model.mkdir()
         m = pack.manifest
@@ -73,11 +77,25 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST,
             m["models"]["vision"]["int8"],
         ):
             shutil.copyfile(pack.dir / name, model / name)
-        rels = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-        shell = [r for r in rels if not r.startswith("data/images/") and not r.endswith(NOT_PRECACHED)]
+        write_gzip_siblings(tmp)
+        rels = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file() and p.suffix != ".gz")
+        shell = [r for r in rels if not r.startswith(NOT_PRECACHED)]
         (tmp / "precache.json").write_text(json.dumps({"files": ["./", *shell]}, indent=1) + "\n", encoding="utf-8")
     files = [p for p in out.rglob("*") if p.is_file()]  # after the rename: the output marker counts too
     return SiteReport(out=out, total_bytes=sum(p.stat().st_size for p in files), files=len(files))
+
+
+def bundle_files(bundle: Path, info: dict[str, Any]) -> list[str]:
+    """The bundle's files the site publishes in data/, index_info.json first (version 1: its thumbnails too, in
+    images/, which the caller copies). Version 2: exactly what index_info.json lists (shards, packs, metadata,
+    fallback results, evaluation files), each a plain file name of the bundle folder."""
+    if info["format_version"] == 1:
+        return [INFO, *DATA_FILES, *(f for f in EVAL_FILES if (bundle / f).is_file())]
+    names = sorted(info["files"])
+    for name in names:
+        if not isinstance(name, str) or not name or name != Path(name).name or name.startswith(".") or name == INFO:
+            raise MedmirError(f"{bundle / INFO}: files lists {name!r}, not a file name of the bundle folder")
+    return [INFO, *names]
 
 
 def check_publishable(pack: ModelPack) -> None:
@@ -95,6 +113,8 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
     Only files inside the site: `..` is dropped by translate_path, and a symlink that leads out answers 404.
     A connection idle for `timeout` seconds is closed, so a silent client cannot hold a thread forever.
+    One byte range (`Range: bytes=A-B`, `bytes=A-`, `bytes=-N`) answers 206 with just those bytes, read from the
+    file as they are sent; an unsatisfiable one 416; a malformed or multi-range header the whole file (RFC 9110).
     """
 
     extensions_map: ClassVar[dict[str, str]] = {
@@ -123,13 +143,95 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def send_head(self) -> io.BytesIO | BinaryIO | None:  # the base class's (typeshed) signature
+        self._send_length: int | None = None  # bytes copyfile sends of the file send_head returns
         if not self._decodable(self.path):
             self.send_error(400, "Bad request path")
             return None
-        if not self._inside_site(self.translate_path(self.path)):
+        path = self.translate_path(self.path)
+        if not self._inside_site(path):
             self.send_error(404, "File not found")
             return None
-        return super().send_head()
+        if os.path.isdir(path):
+            index = next((p for n in ("index.html", "index.htm") if os.path.isfile(p := os.path.join(path, n))), None)
+            if index is None or not urllib.parse.urlsplit(self.path).path.endswith("/"):
+                return super().send_head()  # the base class's redirect to the URL with a slash, or no listing
+            path = index
+        if path.endswith("/"):  # a file's name with a slash after it (the base class's rule)
+            self.send_error(404, "File not found")
+            return None
+        ctype = self.guess_type(path)
+        # a whole file to a browser that takes gzip: its precompressed sibling (ranges are of the plain bytes)
+        encoded = None
+        if "Range" not in self.headers and accepts_gzip(self.headers.get("Accept-Encoding")):
+            encoded = gzip_sibling(path)
+        try:
+            f = open(encoded or path, "rb")  # noqa: SIM115 (the caller, do_GET or do_HEAD, closes it)
+        except OSError:
+            self.send_error(404, "File not found")
+            return None
+        try:
+            return self._send_file_head(f, ctype, encoded is not None)
+        except BaseException:
+            f.close()
+            raise
+
+    def _send_file_head(self, f: BinaryIO, ctype: str, gzipped: bool = False) -> BinaryIO | None:
+        fs = os.fstat(f.fileno())
+        size, modified = fs.st_size, self.date_time_string(fs.st_mtime)
+        if self._not_modified(fs.st_mtime):
+            f.close()
+            self.send_response(304)
+            self.end_headers()
+            return None
+        span = None if self.headers.get("If-Range", modified) != modified else parse_range(self.headers["Range"], size)
+        if span == "unsatisfiable":
+            f.close()
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            return None
+        start, end = span or (0, size - 1)
+        self.send_response(206 if span else 200)
+        self.send_header("Content-type", ctype)
+        self.send_header("Content-Length", str(end - start + 1))
+        if span:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Accept-Encoding")
+        else:
+            self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Last-Modified", modified)
+        self.end_headers()
+        f.seek(start)
+        self._send_length = end - start + 1
+        return f
+
+    def _not_modified(self, mtime: float) -> bool:
+        """The base class's If-Modified-Since rule (ignored when If-None-Match is sent, or the date is bad)."""
+        if "If-Modified-Since" not in self.headers or "If-None-Match" in self.headers:
+            return False
+        try:
+            since = email.utils.parsedate_to_datetime(self.headers["If-Modified-Since"])
+        except (TypeError, IndexError, OverflowError, ValueError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=datetime.UTC)
+        if since.tzinfo is not datetime.UTC:
+            return False
+        return datetime.datetime.fromtimestamp(mtime, datetime.UTC).replace(microsecond=0) <= since
+
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        """Send what the headers announced: `_send_length` bytes from where send_head left the file, in chunks."""
+        left = self._send_length
+        if left is None:
+            super().copyfile(source, outputfile)
+            return
+        while left > 0 and (chunk := source.read(min(left, 1 << 16))):
+            outputfile.write(chunk)
+            left -= len(chunk)
 
     @staticmethod
     def _decodable(url: str) -> bool:
@@ -155,6 +257,31 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.IGNORECASE)
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """A `Range` header against a file of `size` bytes: (first, last) inclusive, "unsatisfiable" (answer 416), or
+    None (answer the whole file: no header, a malformed one, several ranges, or a suffix of an empty file)."""
+    m = _RANGE.fullmatch(header.strip()) if header else None
+    if m is None or m.groups() == ("", ""):
+        return None
+    try:
+        first, last = (int(g) if g else None for g in m.groups())
+    except ValueError:  # more digits than int() reads: malformed
+        return None
+    if first is None:  # bytes=-N: the last N bytes
+        assert last is not None
+        if last == 0:
+            return "unsatisfiable"
+        return (max(size - last, 0), size - 1) if size else None
+    if last is not None and last < first:
+        return None
+    if first >= size:
+        return "unsatisfiable"
+    return first, size - 1 if last is None else min(last, size - 1)
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

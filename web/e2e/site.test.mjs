@@ -193,7 +193,7 @@ test("Find similar shows the precomputed neighbours", async () => {
   const nn = readJson(join(BUNDLE, "nearest_neighbors.json"));
   const row = meta.findIndex((m) => m.filename === first.filename);
   await page.click('[data-testid="result"][data-rank="1"] >> text=Find similar');
-  await page.waitForFunction(() => document.querySelector('[data-testid="result-path"]')?.dataset.path === "row");
+  await page.waitForFunction(() => document.querySelector('[data-testid="result-path"]')?.dataset.path === "neighbors");
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="result"]').length === n, nn.ids[row].length);
   const got = await results(page);
   assert.deepEqual(got.map((r) => r.filename), nn.ids[row].map((i) => meta[i].filename));

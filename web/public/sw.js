@@ -1,8 +1,10 @@
 // medmir's service worker: after one visit the site works offline. Network first (so a rebuilt site shows up),
-// falling back to what was cached. The model files and embeddings are not cached here: the search worker keeps
-// verified copies in Cache Storage under their URL, which caches.match finds.
-const SHELL = "medmir-shell-v1";
-const WORKER_CACHED = /(\.onnx|embeddings\.bin)$/;
+// falling back to what was cached. It precaches the app shell only (precache.json). Bundle and model files are not
+// cached here: the search worker downloads each once, verifies its sha256 and keeps it in Cache Storage under its
+// URL, which caches.match finds (a second copy here would double the storage, and precaching them doubled the
+// download). Only the two small contracts, which the worker always asks the network for first, are kept here.
+const SHELL = "medmir-shell-v2";
+const WORKER_CACHED = /\/(data|model)\/(?!index_info\.json$|manifest\.json$)[^/]+$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -16,7 +18,15 @@ self.addEventListener("install", (event) => {
   );
 });
 
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("activate", (event) =>
+  event.waitUntil(
+    (async () => {
+      // earlier versions of this worker's own shell cache (never the search worker's files)
+      for (const name of await caches.keys()) if (name.startsWith("medmir-shell-") && name !== SHELL) await caches.delete(name);
+      await self.clients.claim();
+    })(),
+  ),
+);
 
 self.addEventListener("fetch", (event) => {
   const req = event.request;
@@ -25,7 +35,7 @@ self.addEventListener("fetch", (event) => {
     (async () => {
       try {
         const res = await fetch(req);
-        if (res.ok && res.status === 200 && !WORKER_CACHED.test(new URL(req.url).pathname)) {
+        if (res.status === 200 && !req.headers.has("range") && !WORKER_CACHED.test(new URL(req.url).pathname)) {
           const copy = res.clone();
           caches.open(SHELL).then((c) => c.put(req, copy)).catch(() => undefined);
         }

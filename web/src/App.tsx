@@ -1,15 +1,11 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { bundleFile, loadContracts, type IndexInfo, type Manifest } from "./lib/bundle";
-import { fetchVerified } from "./lib/cache";
-import type { MetadataEntry } from "./lib/metricsTypes";
 import { SearchClient } from "./lib/searchClient";
-import { ProgressPanel, type FileProgress } from "./components/ProgressPanel";
+import { BASE, type SiteData } from "./lib/site";
+import { LoadingRest, ProgressPanel, type FileProgress } from "./components/ProgressPanel";
 import { BenchmarkPage } from "./pages/BenchmarkPage";
 import { DataPage } from "./pages/DataPage";
 import { SearchPage } from "./pages/SearchPage";
 import type { ReadyInfo } from "./worker/messages";
-
-export const BASE = new URL("./", document.baseURI).href;
 
 type Route = "search" | "metrics" | "hard-cases" | "benchmark";
 
@@ -18,26 +14,6 @@ function currentRoute(): { route: Route; params: URLSearchParams } {
   const [path = "", query = ""] = hash.split("?");
   const route: Route = path === "metrics" || path === "hard-cases" || path === "benchmark" ? path : "search";
   return { route, params: new URLSearchParams(query) };
-}
-
-export interface SiteData {
-  info: IndexInfo;
-  manifest: Manifest;
-  metadata: MetadataEntry[];
-}
-
-function expectedDownloads(site: SiteData): Record<string, number> {
-  const f = site.info.files;
-  const m = site.manifest.files;
-  const text = site.manifest.models.text.int8;
-  const vocab = site.manifest.tokenizer.vocab;
-  return {
-    "embeddings.bin": f["embeddings.bin"]?.bytes ?? 0,
-    "fallback_results.json": f["fallback_results.json"]?.bytes ?? 0,
-    "metadata.json": f["metadata.json"]?.bytes ?? 0,
-    [vocab]: m[vocab]?.bytes ?? 0,
-    [text]: m[text]?.bytes ?? 0,
-  };
 }
 
 const NAV: { route: Route; label: string }[] = [
@@ -53,6 +29,8 @@ export function App() {
   const [ready, setReady] = useState<ReadyInfo | null>(null);
   const [fatal, setFatal] = useState<string | null>(null);
   const [files, setFiles] = useState<Record<string, FileProgress>>({});
+  const [plan, setPlan] = useState<Record<string, number> | undefined>(undefined);
+  const [loadedRows, setLoadedRows] = useState(0);
 
   useEffect(() => {
     const onHash = () => setLoc(currentRoute());
@@ -60,29 +38,24 @@ export function App() {
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
 
+  // the worker reads the contracts and every data file once; the page gets what it shows from the worker
   const client = useMemo(
     () =>
-      new SearchClient(
-        BASE,
-        (p) => setFiles((f) => ({ ...f, [p.file]: p })),
-        (r) => setReady(r),
-        (m) => setFatal(m),
-      ),
+      new SearchClient(BASE, {
+        onContracts: ({ info, manifest, plan }) => {
+          setSite({ info, manifest });
+          setPlan(plan);
+        },
+        onProgress: (p) => setFiles((f) => ({ ...f, [p.file]: p })),
+        onReady: (r) => {
+          setReady(r);
+          setLoadedRows(r.loaded);
+        },
+        onLoaded: setLoadedRows,
+        onFatal: setFatal,
+      }),
     [],
   );
-
-  useEffect(() => {
-    let live = true;
-    (async () => {
-      const { info, manifest } = await loadContracts(BASE);
-      const raw = await fetchVerified(bundleFile(BASE, info, "metadata.json"));
-      const doc = JSON.parse(new TextDecoder().decode(raw)) as { images: MetadataEntry[] };
-      if (live) setSite({ info, manifest, metadata: doc.images });
-    })().catch((e: unknown) => live && setFatal(e instanceof Error ? e.message : String(e)));
-    return () => {
-      live = false;
-    };
-  }, []);
 
   const navigate = useCallback((route: Route, params?: URLSearchParams) => {
     const q = params && [...params].length ? `?${params.toString()}` : "";
@@ -126,11 +99,12 @@ export function App() {
             {fatal}
           </div>
         )}
-        {!ready && !fatal && <ProgressPanel files={files} expected={site ? expectedDownloads(site) : undefined} />}
+        {!ready && !fatal && <ProgressPanel files={files} expected={plan} />}
+        {ready && loadedRows < ready.count && !fatal && <LoadingRest files={files} loaded={loadedRows} count={ready.count} />}
         {loc.route === "search" && site && (
-          <SearchPage client={client} site={site} ready={ready} params={loc.params} navigate={(p) => navigate("search", p)} />
+          <SearchPage client={client} ready={ready} params={loc.params} navigate={(p) => navigate("search", p)} />
         )}
-        {(loc.route === "metrics" || loc.route === "hard-cases") && site && <DataPage kind={loc.route} site={site} />}
+        {(loc.route === "metrics" || loc.route === "hard-cases") && site && <DataPage kind={loc.route} site={site} client={client} />}
         {loc.route === "benchmark" && <BenchmarkPage client={client} ready={ready} />}
       </main>
       <footer className="mx-auto max-w-6xl px-4 pb-8 text-xs text-slate-500">

@@ -3,10 +3,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { topK } from "../src/worker/ranking";
+import { Int8Ranker } from "../src/worker/int8Ranking";
 import {
-  Int8Rows,
-  decodeColumns,
+  Columns,
   embeddingShard,
   parseInfoV2,
   shardCount,
@@ -25,11 +24,14 @@ describe("bundle v2 parts", () => {
   });
 
   it("scores by the documented rule", () => {
-    const rows = new Int8Rows(Int8Array.from([127, 0, -127, 64]), Float32Array.from([0.5, 0.25]), Float32Array.from([1, 2]), 2);
-    const s = rows.scores(Float32Array.from([1, 1]));
-    expect(s[0]).toBeCloseTo(0.5 * 127 + 3, 5);
-    expect(s[1]).toBeCloseTo(0.25 * (-127 + 64) + 3, 5);
-    expect(() => new Int8Rows(new Int8Array(3), new Float32Array(2), new Float32Array(2), 2)).toThrow(/3 bytes/);
+    const rows = new Int8Ranker(2, 2, Float32Array.from([1, 2]));
+    rows.setScales(Float32Array.from([0.5, 0.25]));
+    rows.addRows(Int8Array.from([127, 0, -127, 64]));
+    const q = Float32Array.from([1, 1]);
+    expect(rows.exact(0, q)).toBeCloseTo(0.5 * 127 + 3, 5);
+    expect(rows.exact(1, q)).toBeCloseTo(0.25 * (-127 + 64) + 3, 5);
+    expect(() => rows.addRows(new Int8Array(2))).toThrow(/do not fit/);
+    expect(() => new Int8Ranker(2, 2, new Float32Array(2)).setScales(new Float32Array(3))).toThrow(/3 values for 2 rows/);
   });
 
   it("decodes columns and refuses bad indices", () => {
@@ -37,12 +39,14 @@ describe("bundle v2 parts", () => {
       tables: { labels: ["A", "B"], patients: ["p"], sex: ["F"], view: ["PA"] },
       columns: { filename: ["x.png"], labels: [[1, 0]], primary_label: [1], patient: [0], age: [null], sex: [-1], view: [0] },
     };
-    expect(decodeColumns(meta, 1)).toEqual([
+    expect(new Columns(meta, 1).row(0)).toEqual(
       { filename: "x.png", labels: ["B", "A"], primaryLabel: "B", patient: "p", age: null, sex: "", view: "PA" },
-    ]);
+    );
+    expect(new Columns(meta, 1).labelIds(0)).toEqual([1, 0]);
     meta.columns.labels = [[2]];
-    expect(() => decodeColumns(meta, 1)).toThrow(/row 0: 2 is not an index of table labels/);
-    expect(() => decodeColumns(meta, 2)).toThrow(/column filename must list 2/);
+    expect(() => new Columns(meta, 1)).toThrow(/row 0: 2 is not an index of table labels/);
+    expect(() => new Columns(meta, 2)).toThrow(/column filename must list 2/);
+    expect(() => new Columns({ ...meta, tables: { ...meta.tables, sex: [1] } }, 1)).toThrow(/table sex must list strings/);
   });
 
   it("finds a thumbnail's pack and byte range", () => {
@@ -69,28 +73,29 @@ describe.runIf(dir)("a version 2 bundle Python wrote (MEDMIR_V2_BUNDLE)", () => 
   const info = (): InfoV2 => parseInfoV2(JSON.parse(read("index_info.json").toString("utf8")));
   const want = (): Expected => JSON.parse(read("expect.json").toString("utf8")) as Expected;
 
-  function loadRows(i: InfoV2): Int8Rows {
-    const parts = [];
-    for (let s = 0; s < shardCount(i.count, i.shardRows); s++) parts.push(read(embeddingShard(s)));
-    const codes = new Int8Array(Buffer.concat(parts));
+  function loadRows(i: InfoV2, simd: boolean): Int8Ranker {
+    const rows = new Int8Ranker(i.count, i.dim, i.center, simd);
     const sc = read("scales.f32");
-    return new Int8Rows(codes, new Float32Array(sc.buffer, sc.byteOffset, sc.length / 4), i.center, i.dim);
+    rows.setScales(new Float32Array(sc.buffer.slice(sc.byteOffset, sc.byteOffset + sc.length)));
+    for (let s = 0; s < shardCount(i.count, i.shardRows); s++) rows.addRows(new Int8Array(read(embeddingShard(s))));
+    return rows;
   }
 
-  it("ranks every query as Python does", () => {
-    const rows = loadRows(info());
+  it.each([true, false])("ranks every query as Python does (SIMD %s)", (simd) => {
+    const rows = loadRows(info(), simd);
+    expect(rows.kernel).toBe(simd ? "wasm-simd-int8" : "js");
     const w = want();
     w.queries.forEach((q, i) => {
-      const hits = topK(rows.scores(Float32Array.from(q)), 10);
+      const hits = rows.rank(Float32Array.from(q), 10);
       expect(hits.map((h) => h.id)).toEqual(w.top10[i]);
       hits.forEach((h, r) => expect(h.score).toBeCloseTo(w.scores[i]![r]!, 5));
     });
   });
 
   it("decodes the metadata rows", () => {
-    const rows = decodeColumns(JSON.parse(read("metadata.json").toString("utf8")), info().count);
+    const cols = new Columns(JSON.parse(read("metadata.json").toString("utf8")), info().count);
     for (const [r, row] of Object.entries(want().rows)) {
-      const got = rows[Number(r)]!;
+      const got = cols.row(Number(r));
       expect({ filename: got.filename, labels: got.labels, patient: got.patient }).toEqual(row);
     }
   });

@@ -7,8 +7,11 @@ import re
 from pathlib import Path
 
 FORMAT_NAME = "medmir-bundle"
-FORMAT_VERSION = 1
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2)  # what every reader accepts (read_info, verify, search, evaluate, site)
+# What the writer, `build_index`, `medmir index` and `medmir build` write unless told otherwise: version 2 (int8
+# rows in shards, thumbnail packs, columnar metadata), the one a 112,120-image collection needs. Version 1 (float32
+# embeddings.bin, nearest_neighbors.json, images/) stays available with `bundle_format=1` / `--bundle-format 1`.
+DEFAULT_BUNDLE_FORMAT = 2
 EMBEDDINGS = "embeddings.bin"
 METADATA = "metadata.json"
 NEIGHBORS = "nearest_neighbors.json"

@@ -21,10 +21,13 @@ from medmir.bundle.format import (
     READABLE_VERSIONS,
     SCALES,
     SHARD_ROWS,
+    THUMB_INDEX,
+    THUMBS_PER_PACK,
     embedding_shard,
     neighbor_ids_shard,
     neighbor_scores_shard,
     shard_count,
+    thumb_pack,
 )
 from medmir.errors import MedmirError
 
@@ -108,6 +111,28 @@ class Bundle:
 
     def fallback(self) -> dict[str, Any]:
         return read_json_file(self.dir / FALLBACK)
+
+    def thumbnail(self, row: int) -> bytes:
+        """Row `row`'s WebP thumbnail: version 1's images/NAME.webp, or version 2's slice of its thumbnail pack."""
+        if not 0 <= row < self.count:
+            raise MedmirError(f"{self.dir}: no row {row} (count {self.count})")
+        if self.info["format_version"] != 2:
+            path = self.dir / self.metadata[row]["thumbnail"]
+            if not path.is_file():
+                raise MedmirError(f"{path}: missing")
+            return path.read_bytes()
+        index = self.dir / THUMB_INDEX
+        offsets = np.frombuffer(_read_exact(index, self.count * 8, f"{self.count} x 2 uint32"), dtype="<u4")
+        start, length = int(offsets[2 * row]), int(offsets[2 * row + 1])
+        path = self.dir / thumb_pack(row // int(self.info.get("thumbs_per_pack", THUMBS_PER_PACK)))
+        if not path.is_file():
+            raise MedmirError(f"{path}: missing")
+        with path.open("rb") as f:
+            f.seek(start)
+            data = f.read(length)
+        if len(data) != length:
+            raise MedmirError(f"{path}: row {row}'s thumbnail ({start}+{length}) runs past the end; see {index}")
+        return data
 
 
 def _read_exact(path: Path, size: int, what: str) -> bytes:

@@ -20,10 +20,10 @@ from medmir import __version__
 from medmir.bundle import columns
 from medmir.bundle.compact import Int8Rows
 from medmir.bundle.format import (
+    DEFAULT_BUNDLE_FORMAT,
     EMBEDDINGS,
     FALLBACK,
     FORMAT_NAME,
-    FORMAT_VERSION,
     IMAGES,
     INFO,
     METADATA,
@@ -106,10 +106,24 @@ def metadata_entry(i: int, r: Record) -> dict[str, Any]:
 class BundleWriter:
     """Streams rows into `folder` (empty, owned by the caller); `finish` completes the bundle."""
 
-    def __init__(self, folder: Path, pack: ModelPack, *, version: int = FORMAT_VERSION):
+    def __init__(
+        self,
+        folder: Path,
+        pack: ModelPack,
+        *,
+        version: int = DEFAULT_BUNDLE_FORMAT,
+        shard_rows: int = SHARD_ROWS,
+        thumbs_per_pack: int = THUMBS_PER_PACK,
+    ):
+        """`version`: the bundle format (docs/FORMAT.md), 2 unless told (DEFAULT_BUNDLE_FORMAT). `shard_rows` and
+        `thumbs_per_pack` (version 2) are recorded in index_info.json; smaller values let tests exercise several
+        shards and packs with a few images."""
         if version not in READABLE_VERSIONS:
             raise MedmirError(f"bundle format version {version}: this medmir writes {READABLE_VERSIONS}")
+        if shard_rows < 1 or thumbs_per_pack < 1:
+            raise MedmirError("bundle writer: shard_rows and thumbs_per_pack must be at least 1")
         self.folder, self.pack, self.version = folder, pack, version
+        self.shard_rows, self.thumbs_per_pack = shard_rows, thumbs_per_pack
         self.records: list[Record] = []
         self._neighbors: dict[str, Any] = {}  # how finish() computed the neighbours, for index_info.json
         (folder / IMAGES).mkdir()
@@ -175,8 +189,9 @@ class BundleWriter:
         (folder / EMBEDDINGS).unlink()  # the float32 rows were only the writer's scratch
         written = [SCALES]
         atomic_write_bytes(folder / SCALES, rows.scales.astype("<f4").tobytes())
-        for s in range(shard_count(n, SHARD_ROWS)):
-            part = slice(s * SHARD_ROWS, (s + 1) * SHARD_ROWS)
+        per = self.shard_rows
+        for s in range(shard_count(n, per)):
+            part = slice(s * per, (s + 1) * per)
             for name, data in (
                 (embedding_shard(s), rows.codes[part].tobytes()),
                 (neighbor_ids_shard(s), ids[part].astype("<i4").tobytes()),
@@ -191,13 +206,12 @@ class BundleWriter:
         info = self._info(int(ids.shape[1]), image_embeddings, files=written)
         info.update(
             {
-                "format_version": 2,
                 "dtype": "int8",
-                "layout": f"row-major int8 [count, dim] in shards of {SHARD_ROWS} rows; row i is "
+                "layout": f"row-major int8 [count, dim] in shards of {per} rows; row i is "
                 f"metadata.json row i; score = scales[i] * (row . q) + center . q",
                 "center": [float(v) for v in rows.center],
-                "shard_rows": SHARD_ROWS,
-                "thumbs_per_pack": THUMBS_PER_PACK,
+                "shard_rows": per,
+                "thumbs_per_pack": self.thumbs_per_pack,
             }
         )
         del info["images"]
@@ -207,9 +221,10 @@ class BundleWriter:
         """images/*.webp -> thumbs-NNN.pack (concatenated, row order) + thumbs.idx (uint32 offset, length per row)."""
         folder, index = self.folder, np.zeros((self.count, 2), dtype="<u4")
         names = []
-        for p in range(shard_count(self.count, THUMBS_PER_PACK)):
+        per = self.thumbs_per_pack
+        for p in range(shard_count(self.count, per)):
             chunks, offset = [], 0
-            for row in range(p * THUMBS_PER_PACK, min(self.count, (p + 1) * THUMBS_PER_PACK)):
+            for row in range(p * per, min(self.count, (p + 1) * per)):
                 data = (folder / IMAGES / thumbnail_name(self.records[row].filename)).read_bytes()
                 index[row] = (offset, len(data))
                 chunks.append(data)
@@ -227,7 +242,7 @@ class BundleWriter:
         model = pack.manifest["model"]
         return {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            "format_version": self.version,
             "count": self.count,
             "dim": pack.embed_dim,
             "dtype": "float32",

@@ -36,3 +36,16 @@ export function ProgressPanel({ files, expected }: { files: Record<string, FileP
     </section>
   );
 }
+
+/** After ready, while a version 2 bundle's other shards load: results cover the rows loaded so far. */
+export function LoadingRest({ files, loaded, count }: { files: Record<string, FileProgress>; loaded: number; count: number }) {
+  const shards = Object.values(files).filter((f) => /^embeddings-\d+\.i8$/.test(f.file));
+  const got = shards.reduce((a, f) => a + f.loaded, 0);
+  const total = shards.reduce((a, f) => a + f.total, 0);
+  return (
+    <p role="status" data-testid="loading-rest" data-loaded={loaded} data-count={count} className="mb-4 text-sm text-slate-700">
+      Searching {loaded.toLocaleString("en-US")} of {count.toLocaleString("en-US")} images; the rest are loading
+      {total ? ` (${formatBytes(got)} of ${formatBytes(total)} so far)` : ""}. Live results say when they cover part of the collection.
+    </p>
+  );
+}

@@ -45,19 +45,24 @@ function need(cond: unknown, msg: string): asserts cond {
 export function parseIndexInfo(x: unknown): IndexInfo {
   const o = x as Partial<IndexInfo> | null;
   need(o && o.format === "medmir-bundle", "index_info.json: not a medmir bundle");
-  need(o.format_version === 1, `index_info.json: format_version ${String(o.format_version)}, this site reads 1`);
+  need(
+    o.format_version === 1 || o.format_version === 2,
+    `index_info.json: format_version ${String(o.format_version)}, this site reads 1 and 2`,
+  );
   need(Number.isInteger(o.count) && (o.count ?? 0) > 0, "index_info.json: count must be a positive integer");
   need(Number.isInteger(o.dim) && (o.dim ?? 0) > 0, "index_info.json: dim must be a positive integer");
-  need(o.dtype === "float32", "index_info.json: dtype must be float32");
   need(o.files && o.model, "index_info.json: files or model missing");
-  for (const f of ["embeddings.bin", "metadata.json", "fallback_results.json", "nearest_neighbors.json"]) {
-    need(o.files[f], `index_info.json: files lacks ${f}`);
+  const v2 = o.format_version === 2;
+  need(o.dtype === (v2 ? "int8" : "float32"), `index_info.json: dtype must be ${v2 ? "int8" : "float32"}`);
+  const required = v2 ? ["metadata.json", "fallback_results.json", "scales.f32", "thumbs.idx"] : ["embeddings.bin", "metadata.json", "fallback_results.json", "nearest_neighbors.json"];
+  for (const f of required) need(o.files[f], `index_info.json: files lacks ${f}`);
+  if (!v2) {
+    const emb = o.files["embeddings.bin"]!;
+    need(
+      emb.bytes === o.count! * o.dim! * 4,
+      `embeddings.bin: index_info.json lists ${emb.bytes} bytes, but ${o.count} x ${o.dim} float32 needs ${o.count! * o.dim! * 4}`,
+    );
   }
-  const emb = o.files["embeddings.bin"]!;
-  need(
-    emb.bytes === o.count! * o.dim! * 4,
-    `embeddings.bin: index_info.json lists ${emb.bytes} bytes, but ${o.count} x ${o.dim} float32 needs ${o.count! * o.dim! * 4}`,
-  );
   return o as IndexInfo;
 }
 
@@ -74,7 +79,7 @@ export function parseManifest(x: unknown): Manifest {
   return o as Manifest;
 }
 
-export function bundleFile(base: string, info: IndexInfo, name: string): FileSpec {
+export function bundleFile(base: string, info: { files: Record<string, FileMeta> }, name: string): FileSpec {
   const meta = info.files[name];
   need(meta, `index_info.json: files lacks ${name}`);
   return { name, url: new URL(BUNDLE_DIR + name, base).href, bytes: meta.bytes, sha256: meta.sha256 };

@@ -58,66 +58,80 @@ export const neighborScoresShard = (i: number): string => `neighbor-scores-${pad
 export const thumbPack = (i: number): string => `thumbs-${pad3(i)}.pack`;
 export const shardCount = (n: number, per: number): number => Math.ceil(n / per);
 
-/** The columnar metadata.json as rows; a malformed file throws a message naming the column or row. */
-export function decodeColumns(meta: unknown, n: number): Row[] {
-  const m = meta as { columns?: Record<string, unknown[]>; tables?: Record<string, string[]> } | null;
-  const cols = m?.columns;
-  const tables = m?.tables;
-  if (!cols || !tables) throw new Error("metadata.json: no columns and tables (not format version 2)");
-  for (const c of ["filename", "labels", "primary_label", "patient", "age", "sex", "view"]) {
-    if (!Array.isArray(cols[c]) || cols[c].length !== n) throw new Error(`metadata.json: column ${c} must list ${n} values`);
-  }
-  const look = (table: string, i: unknown, row: number): string => {
-    if (i === -1) return "";
-    const t = tables[table];
-    if (!Array.isArray(t) || typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= t.length) {
-      throw new Error(`metadata.json: row ${row}: ${JSON.stringify(i)} is not an index of table ${table}`);
-    }
-    return t[i]!;
-  };
-  const rows: Row[] = [];
-  for (let r = 0; r < n; r++) {
-    const labels = cols["labels"]![r];
-    if (!Array.isArray(labels)) throw new Error(`metadata.json: row ${r}: labels must be a list of label indices`);
-    const age = cols["age"]![r];
-    rows.push({
-      filename: String(cols["filename"]![r]),
-      labels: labels.map((j) => look("labels", j, r)),
-      primaryLabel: look("labels", cols["primary_label"]![r], r),
-      patient: look("patients", cols["patient"]![r], r),
-      age: typeof age === "number" ? age : null,
-      sex: look("sex", cols["sex"]![r], r),
-      view: look("view", cols["view"]![r], r),
-    });
-  }
-  return rows;
-}
+const TABLES = ["labels", "patients", "sex", "view"] as const;
+const COLUMNS = ["filename", "labels", "primary_label", "patient", "age", "sex", "view"] as const;
+type Table = (typeof TABLES)[number];
 
-/** The int8 rows of one bundle: shards joined, with their scales and the center (score rule of docs/FORMAT.md). */
-export class Int8Rows {
+/** The columnar metadata.json, checked once whole (a malformed file throws a message naming the column or row),
+ * then read a row at a time: 112,120 rows stay a few arrays, not 112,120 objects. */
+export class Columns {
   readonly count: number;
-  constructor(
-    readonly codes: Int8Array,
-    readonly scales: Float32Array,
-    readonly center: Float32Array,
-    readonly dim: number,
-  ) {
-    this.count = scales.length;
-    if (codes.length !== this.count * dim) throw new Error(`embeddings: ${codes.length} bytes for ${this.count} x ${dim}`);
+  readonly labelNames: readonly string[];
+  private cols: Record<(typeof COLUMNS)[number], unknown[]>;
+  private tables: Record<Table, string[]>;
+
+  constructor(meta: unknown, n: number) {
+    const m = meta as { columns?: Record<string, unknown>; tables?: Record<string, unknown> } | null;
+    if (!m?.columns || !m.tables) throw new Error("metadata.json: no columns and tables (not format version 2)");
+    for (const t of TABLES) {
+      const v = m.tables[t];
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new Error(`metadata.json: table ${t} must list strings`);
+    }
+    for (const c of COLUMNS) {
+      const v = m.columns[c];
+      if (!Array.isArray(v) || v.length !== n) throw new Error(`metadata.json: column ${c} must list ${n} values`);
+    }
+    this.count = n;
+    this.cols = m.columns as Columns["cols"];
+    this.tables = m.tables as Columns["tables"];
+    this.labelNames = this.tables.labels;
+    for (let r = 0; r < n; r++) this.checkRow(r);
   }
 
-  /** out[i] = scales[i] * (codes[i] . q) + center . q, accumulated in float64 (Python's order, within rounding). */
-  scores(q: Float32Array, out?: Float64Array): Float64Array {
-    const { codes, scales, dim, count } = this;
-    const res = out && out.length === count ? out : new Float64Array(count);
-    let shift = 0;
-    for (let j = 0; j < dim; j++) shift += this.center[j]! * q[j]!;
-    for (let i = 0, base = 0; i < count; i++, base += dim) {
-      let s = 0;
-      for (let j = 0; j < dim; j++) s += codes[base + j]! * q[j]!;
-      res[i] = s * scales[i]! + shift;
-    }
-    return res;
+  private checkRow(r: number): void {
+    const index = (table: Table, i: unknown): void => {
+      if (i === -1) return;
+      if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= this.tables[table].length) {
+        throw new Error(`metadata.json: row ${r}: ${JSON.stringify(i)} is not an index of table ${table}`);
+      }
+    };
+    const c = this.cols;
+    const ls = c.labels[r];
+    if (!Array.isArray(ls) || ls.includes(-1)) throw new Error(`metadata.json: row ${r}: labels must be a list of label indices`);
+    for (const j of ls) index("labels", j);
+    index("labels", c.primary_label[r]);
+    index("patients", c.patient[r]);
+    index("sex", c.sex[r]);
+    index("view", c.view[r]);
+    if (typeof c.filename[r] !== "string") throw new Error(`metadata.json: row ${r}: filename must be a string`);
+    const age = c.age[r];
+    if (age !== null && typeof age !== "number") throw new Error(`metadata.json: row ${r}: age must be a number or null`);
+  }
+
+  private look(table: Table, i: unknown): string {
+    return i === -1 ? "" : this.tables[table][i as number]!;
+  }
+
+  /** Row r's label indices (into labelNames). */
+  labelIds(r: number): readonly number[] {
+    return this.cols.labels[r] as number[];
+  }
+
+  filename(r: number): string {
+    return this.cols.filename[r] as string;
+  }
+
+  row(r: number): Row {
+    const age = this.cols.age[r];
+    return {
+      filename: this.filename(r),
+      labels: this.labelIds(r).map((j) => this.labelNames[j]!),
+      primaryLabel: this.look("labels", this.cols.primary_label[r]),
+      patient: this.look("patients", this.cols.patient[r]),
+      age: typeof age === "number" ? age : null,
+      sex: this.look("sex", this.cols.sex[r]),
+      view: this.look("view", this.cols.view[r]),
+    };
   }
 }
 

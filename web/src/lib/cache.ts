@@ -47,18 +47,22 @@ async function readWithProgress(res: Response, total: number, onProgress?: Progr
   return buf;
 }
 
+/** The file's verified bytes from Cache Storage, or null when no verified copy is there. */
+export async function readCached(spec: FileSpec, cache?: Cache | null): Promise<Uint8Array | null> {
+  const c = cache === undefined ? await openCache() : cache;
+  const hit = c ? await c.match(spec.url) : undefined;
+  if (!hit || hit.headers.get(SHA_HEADER) !== spec.sha256) return null;
+  const data = new Uint8Array(await hit.arrayBuffer());
+  return data.byteLength === spec.bytes ? data : null;
+}
+
 /** The file's bytes, verified; from Cache Storage when a verified copy is there. */
 export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Promise<Uint8Array> {
   const cache = await openCache();
-  if (cache) {
-    const hit = await cache.match(spec.url);
-    if (hit && hit.headers.get(SHA_HEADER) === spec.sha256) {
-      const data = new Uint8Array(await hit.arrayBuffer());
-      if (data.byteLength === spec.bytes) {
-        onProgress?.(spec.bytes, spec.bytes, true);
-        return data;
-      }
-    }
+  const hit = await readCached(spec, cache);
+  if (hit) {
+    onProgress?.(spec.bytes, spec.bytes, true);
+    return hit;
   }
   let res: Response;
   try {
@@ -66,15 +70,26 @@ export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Prom
   } catch (e) {
     throw new Error(`${spec.name}: download failed (${e instanceof Error ? e.message : String(e)})`);
   }
+  return acceptWhole(spec, res, onProgress, cache);
+}
+
+/** A 200 answer for the whole file: read, verified against its sha256, kept in Cache Storage. */
+export async function acceptWhole(spec: FileSpec, res: Response, onProgress?: Progress, cache?: Cache | null): Promise<Uint8Array> {
   if (!res.ok) throw new Error(`${spec.name}: download failed (HTTP ${res.status})`);
-  const data = await readWithProgress(res, spec.bytes, onProgress);
+  return verifyAndKeep(spec, await readWithProgress(res, spec.bytes, onProgress), cache);
+}
+
+async function verifyAndKeep(spec: FileSpec, data: Uint8Array, cache?: Cache | null): Promise<Uint8Array> {
   const digest = await sha256Hex(data);
   if (digest !== spec.sha256) {
     throw new Error(`${spec.name}: sha256 mismatch, the file on the server is not the one its manifest lists (tampered or corrupt)`);
   }
-  if (cache) {
+  const c = cache === undefined ? await openCache() : cache;
+  if (c) {
+    // not awaited: writing a 100 MB model to Cache Storage takes a noticeable time the search need not wait for
+    // (a visit that ends before it completes just downloads the file again next time)
     const headers = { [SHA_HEADER]: spec.sha256, "content-type": "application/octet-stream" };
-    await cache.put(spec.url, new Response(data.slice().buffer as ArrayBuffer, { headers })).catch(() => undefined);
+    void c.put(spec.url, new Response(data.slice().buffer as ArrayBuffer, { headers })).catch(() => undefined);
   }
   return data;
 }

@@ -1,13 +1,15 @@
 import { useEffect, useState } from "react";
-import { BASE, type SiteData } from "../App";
+import { bundleFile } from "../lib/bundle";
 import { fetchVerified } from "../lib/cache";
 import { dataUrl } from "../lib/display";
+import type { SearchClient } from "../lib/searchClient";
+import { BASE, type SiteData } from "../lib/site";
 import { parseHardCases, parseMetrics, type HardCases, type Metrics } from "../lib/metricsTypes";
 import { HardCasesPage } from "./HardCasesPage";
 import { MetricsPage } from "./MetricsPage";
 
 /** Loads metrics.json / hard_cases.json (verified against index_info.json) and shows the matching page. */
-export function DataPage({ kind, site }: { kind: "metrics" | "hard-cases"; site: SiteData }) {
+export function DataPage({ kind, site, client }: { kind: "metrics" | "hard-cases"; site: SiteData; client: SearchClient }) {
   const [doc, setDoc] = useState<{ metrics?: Metrics; hard?: HardCases } | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -18,7 +20,7 @@ export function DataPage({ kind, site }: { kind: "metrics" | "hard-cases"; site:
       setError(`${name}: this bundle has not been evaluated (run medmir evaluate)`);
       return;
     }
-    fetchVerified({ name, url: new URL(`data/${name}`, BASE).href, bytes: meta.bytes, sha256: meta.sha256 })
+    fetchVerified(bundleFile(BASE, site.info, name))
       .then((raw) => {
         const json: unknown = JSON.parse(new TextDecoder().decode(raw));
         setDoc(kind === "metrics" ? { metrics: parseMetrics(json) } : { hard: parseHardCases(json) });
@@ -35,6 +37,12 @@ export function DataPage({ kind, site }: { kind: "metrics" | "hard-cases"; site:
   if (!doc) return <p role="status">Loading…</p>;
   if (doc.metrics) return <MetricsPage metrics={doc.metrics} />;
   if (doc.hard)
-    return <HardCasesPage hard={doc.hard} thumbnailUrl={(_f, thumb) => dataUrl(BASE, thumb)} />;
+    return (
+      <HardCasesPage
+        hard={doc.hard}
+        // version 2 keeps thumbnails in packs: the worker finds the file's row and reads its bytes
+        thumbnailUrl={(filename, thumb) => (site.info.format_version === 2 ? () => client.thumbnailUrl(filename, null) : dataUrl(BASE, thumb))}
+      />
+    );
   return null;
 }

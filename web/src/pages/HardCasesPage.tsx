@@ -8,6 +8,7 @@
 // "hard-case" (data-verdict), "verdict", "retrieved" (data-rank, data-filename), "confusion-pair" (data-recurring).
 
 import { useId, useState } from "react";
+import { Thumb } from "../components/Thumb";
 import { thumbnailPathFor, type ConfusionPair, type HardCase, type HardCases, type Verdict } from "../lib/metricsTypes";
 import { TableHead } from "../components/TableHead";
 import { visibleText } from "../lib/display";
@@ -71,7 +72,8 @@ function LabelChips(props: { labels: string[]; queryLabel: string; shared: strin
 function CaseCard(props: {
   c: HardCase;
   index: number;
-  thumbnailUrl: (filename: string, thumbnail: string) => string;
+  /** a URL, or (version 2 bundles, thumbnails in packs) a function that fetches one */
+  thumbnailUrl: (filename: string, thumbnail: string) => string | (() => Promise<string | null>);
 }) {
   const { c, index } = props;
   const headingId = `hard-case-${index}`;
@@ -103,12 +105,9 @@ function CaseCard(props: {
           return (
             <li key={`${r.id}-${i}`} data-testid="retrieved" data-rank={String(r.rank)} data-filename={r.filename}>
               <figure className="space-y-1">
-                <img
-                  src={props.thumbnailUrl(r.filename, thumbnailPathFor(r.filename))}
+                <CaseThumb
+                  url={props.thumbnailUrl(r.filename, thumbnailPathFor(r.filename))}
                   alt={`Rank ${r.rank}: ${r.filename}, labels: ${labelText}`}
-                  loading="lazy"
-                  decoding="async"
-                  className="aspect-square w-full rounded bg-slate-200 object-cover"
                 />
                 <figcaption className="space-y-1 text-xs text-slate-800">
                   <span className="block">
@@ -169,7 +168,8 @@ function ConfusionTable(props: { hard: HardCases }) {
 
 export function HardCasesPage(props: {
   hard: HardCases;
-  thumbnailUrl: (filename: string, thumbnail: string) => string;
+  /** a URL, or (version 2 bundles, thumbnails in packs) a function that fetches one */
+  thumbnailUrl: (filename: string, thumbnail: string) => string | (() => Promise<string | null>);
 }) {
   const { hard } = props;
   const [filter, setFilter] = useState<Filter>("all");
@@ -261,4 +261,10 @@ export function HardCasesPage(props: {
       </section>
     </article>
   );
+}
+
+function CaseThumb({ url, alt }: { url: string | (() => Promise<string | null>); alt: string }) {
+  const className = "aspect-square w-full rounded bg-slate-200 object-cover";
+  if (typeof url !== "string") return <Thumb url={url} alt={alt} className={className} />;
+  return <img src={url} alt={alt} loading="lazy" decoding="async" className={className} />;
 }

@@ -1,29 +1,26 @@
-import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import type { SiteData } from "../App";
-import { BASE } from "../App";
-import { dataUrl, visibleText } from "../lib/display";
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { ResultList } from "../components/ResultList";
+import { visibleText } from "../lib/display";
 import { decodeUpload } from "../lib/upload";
 import { Cancelled, type SearchClient, type SearchResult } from "../lib/searchClient";
-import type { Filters, HitOut, ReadyInfo } from "../worker/messages";
+import type { Filters, ReadyInfo } from "../worker/messages";
 
 const PAGE = 10;
 // "Searching…" shows only for a search slower than this, in a line that is always there: drawing it, and the
 // result cards it pushed down, made the browser repaint the page while the model ran, CPU a 2-core device lacks
 // (a trace of a live query: main thread and raster busy for a large share of the model's run).
 const BUSY_AFTER_MS = 150;
-const SCORE_HELP =
-  "Cosine similarity between the query and the image embedding (from -1 to 1). It ranks images; it is not a probability and not a diagnosis.";
 const PATH_TEXT: Record<SearchResult["path"], string> = {
   exact: "precomputed result (exact match)",
   fuzzy: "precomputed result (close match)",
   live: "live inference on this device",
   image: "image search on this device",
   row: "similar to a collection image",
+  neighbors: "precomputed neighbours of a collection image",
 };
 
 interface Props {
   client: SearchClient;
-  site: SiteData;
   ready: ReadyInfo | null;
   params: URLSearchParams;
   navigate: (p: URLSearchParams) => void;
@@ -37,7 +34,7 @@ function filtersFrom(params: URLSearchParams): Filters {
   return { include: list("inc"), exclude: list("exc"), minScore: Number.isFinite(min) && params.has("min") ? min : -1 };
 }
 
-export function SearchPage({ client, site, ready, params, navigate }: Props) {
+export function SearchPage({ client, ready, params, navigate }: Props) {
   const q = params.get("q") ?? "";
   const similar = params.get("similar");
   const like = params.get("like");
@@ -53,10 +50,8 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
   const errorSeq = useRef(0);
   const [busy, setBusy] = useState(false);
   const [upload, setUpload] = useState<{ url: string; name: string } | null>(null);
-  const [neighbors, setNeighbors] = useState<{ ids: number[][]; scores: number[][] } | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  // computed once per site, not on every keystroke (one pass over every image's labels)
-  const labels = useMemo(() => [...new Set(site.metadata.flatMap((m) => m.labels))].sort(), [site.metadata]);
+  const labels = ready?.labels ?? [];
   const filterKey = params.toString();
 
   useEffect(() => setText(q), [q]);
@@ -88,14 +83,7 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
   useEffect(() => {
     const k = pages * PAGE;
     if (similar !== null) {
-      const row = Number(similar);
-      void run(`similar:${similar}`, async () => {
-        const nn = neighbors ?? (await loadNeighbors());
-        setNeighbors(nn);
-        const ids = nn.ids[row];
-        if (!ids) throw new Error(`no image with id ${similar}`);
-        return { id: 0, path: "row", hits: ids.map((id, i) => ({ id, score: nn.scores[row]![i]! })), timing: { rankMs: 0, totalMs: 0 } };
-      });
+      void run(`similar:${similar}`, () => client.similar(Number(similar)));
     } else if (like !== null) {
       void run(`like:${like}`, () => client.searchVector(Number(like), k, filters));
     } else if (q.trim()) {
@@ -104,13 +92,6 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
       setResult(null);
     }
   }, [filterKey]); // the URL (query, filters, pages) is the whole input of a search
-
-  async function loadNeighbors() {
-    const { bundleFile } = await import("../lib/bundle");
-    const { fetchVerified } = await import("../lib/cache");
-    const raw = await fetchVerified(bundleFile(BASE, site.info, "nearest_neighbors.json"));
-    return JSON.parse(new TextDecoder().decode(raw)) as { ids: number[][]; scores: number[][] };
-  }
 
   function go(update: (p: URLSearchParams) => void) {
     const p = new URLSearchParams(params);
@@ -306,6 +287,8 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
             data-preprocess-ms={result.timing.preprocessMs}
             data-total-ms={result.timing.totalMs}
             data-tokens={result.tokens}
+            data-rank-ms={result.timing.rankMs}
+            data-kernel={ready?.kernel}
             data-threads={ready?.threads}
             data-thread-reason={ready?.threadReason}
             data-warm={result.warm}
@@ -315,13 +298,19 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
             {result.timing.embedMs !== undefined ? ` (embedding ${result.timing.embedMs.toFixed(1)} ms, ranking ${result.timing.rankMs.toFixed(1)} ms)` : ""}
             {result.tokens ? ` · ${result.tokens} tokens` : ""}
           </p>
+          {result.coverage && (
+            <p data-testid="partial" data-searched={result.coverage.searched} data-of={result.coverage.of} className="mb-2 text-sm text-amber-800">
+              Partial: these results cover the first {result.coverage.searched.toLocaleString("en-US")} of{" "}
+              {result.coverage.of.toLocaleString("en-US")} images; the rest are still loading. Search again when they are in.
+            </p>
+          )}
           {result.query && <output hidden data-testid="query-embedding" data-values={JSON.stringify(result.query)} />}
           {hits.length === 0 ? (
             <p data-testid="no-match" className="rounded border border-amber-300 bg-amber-50 p-3 text-sm">
               No confident match: no image passes the filters and the minimum similarity.
             </p>
           ) : (
-            <ResultList hits={hits} metadata={site.metadata} />
+            <ResultList hits={hits} rows={result.rows} client={client} />
           )}
           {hits.length >= pages * PAGE && similar === null && result.path !== "image" && (
             <button
@@ -337,58 +326,3 @@ export function SearchPage({ client, site, ready, params, navigate }: Props) {
     </div>
   );
 }
-
-// Memoised: typing in the search box re-renders the page on every key, but not the result cards (their hits and
-// the metadata do not change while the user types).
-const ResultList = memo(function ResultList({ hits, metadata }: { hits: HitOut[]; metadata: SiteData["metadata"] }) {
-  return (
-    <ol className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-4">
-      {hits.map((h, i) => {
-        const m = metadata[h.id];
-        if (!m) return null;
-        return (
-          <li
-            key={`${h.id}-${i}`}
-            data-testid="result"
-            data-rank={i + 1}
-            data-filename={m.filename}
-            data-score={h.score}
-            className="flex min-w-0 flex-col rounded border border-slate-200 bg-white p-2 shadow-sm"
-          >
-            <img
-              src={dataUrl(BASE, m.thumbnail)}
-              alt={visibleText(`${m.filename}: ${m.labels.join(", ") || "no labels"}`)}
-              loading="lazy"
-              className="aspect-square w-full rounded bg-slate-900 object-contain"
-            />
-            <div className="mt-2 flex items-baseline justify-between text-sm">
-              <span className="font-semibold">#{i + 1}</span>
-              <span title={SCORE_HELP} className="cursor-help font-mono text-slate-700">
-                similarity {h.score.toFixed(3)}
-              </span>
-            </div>
-            <p className="truncate font-mono text-xs text-slate-600" title={visibleText(m.filename)} data-testid="filename">
-              {visibleText(m.filename)}
-            </p>
-            <ul className="mt-1 flex flex-wrap gap-1" aria-label="labels">
-              {m.labels.map((l) => (
-                <li key={l} className="min-w-0 rounded bg-sky-50 px-1.5 py-0.5 text-xs text-sky-900 wrap-anywhere">
-                  {visibleText(l)}
-                </li>
-              ))}
-            </ul>
-            <p className="mt-1 text-xs text-slate-700 wrap-anywhere">{visibleText(m.report)}</p>
-            <div className="mt-2 flex gap-2 text-xs">
-              <a className="text-sky-800 underline" href={`#/?similar=${h.id}`}>
-                Find similar
-              </a>
-              <a className="text-sky-800 underline" href={`#/?like=${h.id}`}>
-                Search with this image
-              </a>
-            </div>
-          </li>
-        );
-      })}
-    </ol>
-  );
-});

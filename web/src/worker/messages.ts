@@ -1,4 +1,5 @@
 // The worker protocol. Every request carries an id; replies name it. A newer search supersedes older ones.
+import type { IndexInfo, Manifest } from "../lib/bundle";
 import type { ThreadReason } from "./threads";
 
 export interface ProgressInfo {
@@ -10,6 +11,13 @@ export interface ProgressInfo {
 
 export interface ReadyInfo {
   count: number;
+  /** rows searchable at ready (fewer than count while a version 2 bundle's shards load) */
+  loaded: number;
+  /** every label of the collection, sorted (the filters offer them) */
+  labels: string[];
+  /** the ranking kernel, e.g. "wasm-simd-int8" */
+  kernel: string;
+  formatVersion: 1 | 2;
   dim: number;
   randomWeights: boolean;
   modelTitle: string;
@@ -27,7 +35,27 @@ export interface WarmInfo {
   ms: number;
 }
 
-export type SearchPath = "exact" | "fuzzy" | "live" | "image" | "row";
+export type SearchPath = "exact" | "fuzzy" | "live" | "image" | "row" | "neighbors";
+
+/** What the page shows of a result row (plain text, never markup). */
+export interface RowInfo {
+  filename: string;
+  labels: string[];
+  /** version 1 bundles: a report snippet */
+  report?: string;
+  /** version 1 bundles: the thumbnail's path in the bundle; version 2: null, the worker sends the bytes */
+  thumbnail: string | null;
+  patient?: string;
+  age?: number | null;
+  sex?: string;
+  view?: string;
+}
+
+/** How much of the collection a search covered: fewer rows than `of` while shards are still loading. */
+export interface Coverage {
+  searched: number;
+  of: number;
+}
 
 export interface Filters {
   include: string[];
@@ -45,6 +73,9 @@ export type Request =
   | { type: "search"; id: number; query: string; k: number; filters?: Filters }
   | { type: "searchImage"; id: number; rgba: ArrayBuffer; width: number; height: number; k: number; filters?: Filters }
   | { type: "searchRow"; id: number; row: number; k: number; filters?: Filters }
+  | { type: "similar"; id: number; row: number }
+  /** thumbnails by row or file name (version 2 bundles keep them in packs) */
+  | { type: "thumbs"; id: number; keys: (number | string)[] }
   | { type: "bench"; id: number; runs: number; query: string }
   /** the user is about to search with an image: load and warm the vision model now */
   | { type: "prepareVision" };
@@ -64,7 +95,12 @@ export interface Timing {
 
 export type Reply =
   | { type: "progress"; info: ProgressInfo }
+  /** the two contracts, and the files the first search needs with their sizes (before any byte moves) */
+  | { type: "contracts"; info: IndexInfo; manifest: Manifest; plan: Record<string, number> }
   | { type: "ready"; info: ReadyInfo }
+  /** more rows searchable (a version 2 shard arrived) */
+  | { type: "loaded"; rows: number; count: number }
+  | { type: "thumbs"; id: number; images: (Uint8Array | null)[] }
   | { type: "visionReady" }
   | {
       type: "results";
@@ -72,6 +108,10 @@ export type Reply =
       path: SearchPath;
       matched?: string;
       hits: HitOut[];
+      /** what the page shows of each hit, in the same order */
+      rows: RowInfo[];
+      /** set when the ranking covered part of the collection (shards still loading) */
+      coverage?: Coverage;
       timing: Timing;
       tokens?: number;
       /** whether the model's warm-up had finished when this query ran */

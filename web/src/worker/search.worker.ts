@@ -1,12 +1,15 @@
 // The search worker: owns the tokenizer, the ONNX sessions and the embeddings; the page only renders.
 import type * as ortTypes from "onnxruntime-web/wasm";
-import { bundleFile, loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
+import { loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
+import { embeddingShard } from "../lib/bundleV2";
 import { fetchVerified, readSetting, writeSetting } from "../lib/cache";
+import { CollectionV1, type Collection } from "./collection";
+import { CollectionV2 } from "./collectionV2";
 import { configureOrt, createSession, embedPixels, embedText, RUNTIME } from "./encoder";
-import type { BenchStat, Filters, HitOut, Reply, Request, SearchPath, Timing, WarmInfo } from "./messages";
+import type { BenchStat, Coverage, Filters, Reply, Request, SearchPath, Timing, WarmInfo } from "./messages";
 import { centerCrop, preprocess, resizeBicubic, rgbaToRgb, shorterSideSize } from "./preprocess";
-import { matchFallback, type FallbackEntry } from "./queryMatch";
-import { createScorer, topK, type Scorer } from "./ranking";
+import { matchFallback } from "./queryMatch";
+import type { Hit } from "./ranking";
 import { RunQueue } from "./runQueue";
 import { addSample, calibrationKey, chooseThreads, parseRecord, threadCandidates, type ThreadChoice } from "./threads";
 import { parseVocab, WordPieceTokenizer } from "./tokenizer";
@@ -16,12 +19,9 @@ interface State {
   base: string;
   info: IndexInfo;
   manifest: Manifest;
-  emb: Float32Array;
-  labels: string[][];
-  fallback: FallbackEntry[];
+  collection: Collection;
   tokenizer: WordPieceTokenizer;
   text: ortTypes.InferenceSession;
-  scorer: Scorer;
   threads: ThreadChoice;
   calibration: { url: string; key: string };
 }
@@ -45,61 +45,61 @@ function progress(file: string) {
   return (loaded: number, total: number, fromCache: boolean) => post({ type: "progress", info: { file, loaded, total, fromCache } });
 }
 
+/** The bundle files the first search needs, with their sizes: the page shows them before any byte moves. */
+function firstFiles(info: IndexInfo): string[] {
+  if (info.format_version === 2) return ["metadata.json", "fallback_results.json", "scales.f32", "thumbs.idx", embeddingShard(0)];
+  return ["embeddings.bin", "fallback_results.json", "metadata.json"];
+}
+
+function openCollection(base: string, info: IndexInfo): Promise<Collection> {
+  return info.format_version === 2 ? CollectionV2.open(base, info, progress) : CollectionV1.open(base, info, progress);
+}
+
 async function init(base: string): Promise<State> {
   const { info, manifest } = await loadContracts(base);
-  const embFile = bundleFile(base, info, "embeddings.bin");
   const textName = manifest.models.text.int8;
   const textSpec = modelFile(base, manifest, textName);
+  const vocabSpec = modelFile(base, manifest, manifest.tokenizer.vocab);
+  const plan = Object.fromEntries([
+    ...firstFiles(info).map((f) => [f, info.files[f]?.bytes ?? 0]),
+    [vocabSpec.name, vocabSpec.bytes],
+    [textName, textSpec.bytes],
+  ]);
+  post({ type: "contracts", info, manifest, plan });
   const cores = navigator.hardwareConcurrency || 1;
   const isolated = typeof crossOriginIsolated !== "undefined" && crossOriginIsolated;
   const calibration = { url: new URL("medmir-calibration.json", base).href, key: calibrationKey(textSpec.sha256, cores, RUNTIME) };
-  // total sizes are known before any byte moves: the page shows them in its progress bar
-  const [stored, embBytes, fallbackBytes, metaBytes, vocabBytes, textBytes] = await Promise.all([
-    readSetting(calibration.url),
-    fetchVerified(embFile, progress("embeddings.bin")),
-    fetchVerified(bundleFile(base, info, "fallback_results.json"), progress("fallback_results.json")),
-    fetchVerified(bundleFile(base, info, "metadata.json"), progress("metadata.json")),
-    fetchVerified(modelFile(base, manifest, manifest.tokenizer.vocab), progress(manifest.tokenizer.vocab)),
-    fetchVerified(textSpec, progress(textName)),
-  ]);
-  const choice = chooseThreads(threadCandidates(cores, isolated), parseRecord(stored, calibration.key));
+  const choice = chooseThreads(threadCandidates(cores, isolated), parseRecord(await readSetting(calibration.url), calibration.key));
   const threads = { ...choice, threads: configureOrt(base, choice.threads) };
-  const scorer = createScorer(new Float32Array(embBytes.buffer, embBytes.byteOffset, info.count * info.dim), info.dim);
-  const emb = scorer.rows; // with SIMD, the copy in WebAssembly memory; the downloaded one can be collected
-  const fallbackDoc = JSON.parse(new TextDecoder().decode(fallbackBytes)) as { queries: FallbackEntry[] };
-  const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as { images: { labels: string[] }[] };
-  if (meta.images.length !== info.count) {
-    throw new Error(`metadata.json: ${meta.images.length} entries, index_info.json says ${info.count}`);
-  }
+  // the text session is created as soon as its bytes are in, while the collection still loads
+  const [collection, vocabBytes, text] = await Promise.all([
+    openCollection(base, info),
+    fetchVerified(vocabSpec, progress(vocabSpec.name)),
+    fetchVerified(textSpec, progress(textName)).then((bytes) => createSession(bytes, textName)),
+  ]);
   const tokenizer = new WordPieceTokenizer(parseVocab(new TextDecoder().decode(vocabBytes)), manifest.tokenizer);
-  const text = await createSession(textBytes, textName);
-  const state: State = {
-    base,
-    info,
-    manifest,
-    emb,
-    labels: meta.images.map((m) => m.labels),
-    fallback: fallbackDoc.queries,
-    tokenizer,
-    text,
-    scorer,
-    threads,
-    calibration,
-  };
+  const state: State = { base, info, manifest, collection, tokenizer, text, threads, calibration };
   post({
     type: "ready",
     info: {
       count: info.count,
+      loaded: collection.loaded(),
       dim: info.dim,
       randomWeights: Boolean(info.random_weights || manifest.model.random_weights),
       modelTitle: manifest.model.title,
       threads: threads.threads,
       threadReason: threads.reason,
-      fallbackQueries: fallbackDoc.queries.map((q) => q.query),
+      fallbackQueries: collection.fallback.map((q) => q.query),
+      labels: collection.labelNames(),
+      kernel: collection.kernel,
+      formatVersion: collection.version,
     },
   });
   // after "ready", never before it; in a later task, so searches that waited for `ready` take the queue first
   setTimeout(() => void warmText(state).catch(() => undefined), 0);
+  if (collection instanceof CollectionV2) {
+    collection.loadRest(progress, (rows) => post({ type: "loaded", rows, count: info.count })).catch((e: unknown) => fail(e));
+  }
   return state;
 }
 
@@ -146,31 +146,27 @@ async function prepareVision(): Promise<void> {
   });
 }
 
-function acceptor(s: State, f?: Filters): ((row: number) => boolean) | undefined {
-  if (!f || (f.include.length === 0 && f.exclude.length === 0)) return undefined;
-  const inc = new Set(f.include);
-  const exc = new Set(f.exclude);
-  return (row) => {
-    const labels = s.labels[row] ?? [];
-    if (inc.size && !labels.some((l) => inc.has(l))) return false;
-    return !labels.some((l) => exc.has(l));
-  };
+function rank(s: State, q: Float32Array, k: number, f?: Filters): Hit[] {
+  return s.collection.rank(q, k, f);
 }
 
-function rank(s: State, q: Float32Array, k: number, f?: Filters): HitOut[] {
-  return topK(s.scorer.score(q), k, acceptor(s, f), f?.minScore ?? -Infinity);
+/** Results with the rows the page shows; `coverage` when the search ranked a partial collection. */
+function answer(s: State, r: Omit<Extract<Reply, { type: "results" }>, "type" | "rows" | "coverage">, ranked: boolean): void {
+  const coverage: Coverage | undefined =
+    ranked && s.collection.loaded() < s.collection.count ? { searched: s.collection.loaded(), of: s.collection.count } : undefined;
+  post({ type: "results", ...r, rows: s.collection.rows(r.hits.map((h) => h.id)), coverage });
 }
 
 async function search(id: number, query: string, k: number, f?: Filters): Promise<void> {
   const s = await ready!;
   const t0 = performance.now();
   const plain = !f || (f.include.length === 0 && f.exclude.length === 0 && f.minScore <= -1);
-  const match = plain && k <= 10 ? matchFallback(query, s.fallback) : null;
+  const match = plain && k <= 10 ? matchFallback(query, s.collection.fallback) : null;
   if (match) {
     const e = match.entry;
     const hits = e.ids.slice(0, k).map((row, i) => ({ id: row, score: e.scores[i]! }));
     const totalMs = performance.now() - t0;
-    post({ type: "results", id, path: match.kind, matched: e.query, hits, timing: { rankMs: 0, totalMs } });
+    answer(s, { id, path: match.kind, matched: e.query, hits, timing: { rankMs: 0, totalMs } }, false);
     return;
   }
   const ids = s.tokenizer.encode(query);
@@ -187,7 +183,7 @@ async function search(id: number, query: string, k: number, f?: Filters): Promis
   const hits = rank(s, q, k, f);
   const t3 = performance.now();
   const timing: Timing = { tokenizeMs: t1 - t0, embedMs: t2 - t1, waitMs: started - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
-  post({ type: "results", id, path: "live", hits, timing, tokens: ids.length, warm, query: Array.from(q) });
+  answer(s, { id, path: "live", hits, timing, tokens: ids.length, warm, query: Array.from(q) }, true);
 }
 
 function pixelsFor(s: State, rgba: ArrayBuffer, width: number, height: number): Float32Array {
@@ -228,16 +224,39 @@ async function imageQuery(id: number, rgba: ArrayBuffer, width: number, height: 
   const t3 = performance.now();
   const path: SearchPath = "image";
   const timing = { loadMs: t0 - tl, preprocessMs: t1 - t0, embedMs: t2 - t1, waitMs: started - t1, rankMs: t3 - t2, totalMs: t3 - t0 };
-  post({ type: "results", id, path, hits, timing, warm, query: Array.from(q) });
+  answer(s, { id, path, hits, timing, warm, query: Array.from(q) }, true);
 }
 
 async function searchRow(id: number, row: number, k: number, f?: Filters): Promise<void> {
   const s = await ready!;
-  if (!Number.isInteger(row) || row < 0 || row >= s.info.count) throw new Error(`no image with id ${row}`);
   const t0 = performance.now();
-  const q = s.emb.slice(row * s.info.dim, (row + 1) * s.info.dim);
+  const q = await s.collection.vector(row);
+  if (id !== latest) return post({ type: "cancelled", id });
   const hits = rank(s, q, k, f);
-  post({ type: "results", id, path: "row", hits, timing: { rankMs: performance.now() - t0, totalMs: performance.now() - t0 } });
+  const ms = performance.now() - t0;
+  answer(s, { id, path: "row", hits, timing: { rankMs: ms, totalMs: ms } }, true);
+}
+
+/** Find Similar: the neighbours the bundle precomputed (exact over the whole collection, even while loading). */
+async function similar(id: number, row: number): Promise<void> {
+  const s = await ready!;
+  const t0 = performance.now();
+  const hits = await s.collection.neighbors(row);
+  if (id !== latest) return post({ type: "cancelled", id });
+  const ms = performance.now() - t0;
+  answer(s, { id, path: "neighbors", hits, timing: { rankMs: 0, totalMs: ms } }, false);
+}
+
+async function thumbs(id: number, keys: (number | string)[]): Promise<void> {
+  const s = await ready!;
+  const rows = keys.map((k) => (typeof k === "number" ? k : (s.collection.rowOf(k) ?? -1)));
+  const known = rows.filter((r) => r >= 0 && r < s.collection.count);
+  const bytes = await s.collection.thumbnails(known);
+  const byRow = new Map(known.map((r, i) => [r, bytes[i] ?? null]));
+  // copies: a part of a whole pack the reader keeps must not be transferred away
+  const images = rows.map((r) => byRow.get(r)?.slice() ?? null);
+  const transfer = images.flatMap((b) => (b ? [b.buffer as ArrayBuffer] : []));
+  post({ type: "thumbs", id, images }, transfer);
 }
 
 function stat(name: string, samples: number[]): BenchStat {
@@ -318,6 +337,11 @@ if (!(self.name ?? "").startsWith("em-pthread")) {
     } else if (m.type === "searchRow") {
       latest = m.id;
       searchRow(m.id, m.row, m.k, m.filters).catch((e: unknown) => fail(e, m.id));
+    } else if (m.type === "similar") {
+      latest = m.id;
+      similar(m.id, m.row).catch((e: unknown) => fail(e, m.id));
+    } else if (m.type === "thumbs") {
+      thumbs(m.id, m.keys).catch((e: unknown) => fail(e, m.id));
     } else if (m.type === "prepareVision") {
       prepareVision().catch(() => undefined); // a real image search reports any failure
     } else if (m.type === "bench") {

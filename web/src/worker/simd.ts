@@ -45,15 +45,16 @@ function leb(v: number): number[] {
 
 const str = (s: string) => [s.length, ...[...s].map((c) => c.charCodeAt(0))];
 
-function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const body = [...leb(BODY.length), ...BODY];
+/** A module importing env.memory and exporting `name`, a function of `params` i32 parameters with this body. */
+export function wasmModule(name: string, params: number, body: number[]): Uint8Array<ArrayBuffer> {
+  const code = [...leb(body.length), ...body];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00]),
+    ...section(1, [0x01, 0x60, params, ...new Array<number>(params).fill(0x7f), 0x00]),
     ...section(2, [0x01, ...str("env"), ...str("memory"), 0x02, 0x00, 0x01]),
     ...section(3, [0x01, 0x00]),
-    ...section(7, [0x01, ...str("score"), 0x00, 0x00]),
-    ...section(10, [0x01, ...body]),
+    ...section(7, [0x01, ...str(name), 0x00, 0x00]),
+    ...section(10, [0x01, ...code]),
   ]);
 }
 
@@ -66,7 +67,7 @@ export interface SimdScorer {
 /** A scorer over `emb` (copied once into WebAssembly memory), or null when SIMD is unavailable. */
 export function createSimdScorer(emb: Float32Array, dim: number): SimdScorer | null {
   if (dim % 4 !== 0 || typeof WebAssembly === "undefined") return null;
-  const bytes = moduleBytes();
+  const bytes = wasmModule("score", 5, BODY);
   if (!WebAssembly.validate(bytes)) return null;
   const n = Math.floor(emb.length / dim);
   const qOff = emb.byteLength;
