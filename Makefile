@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.medmir-installed
 CHROMIUM := /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench golden screenshots clean
+.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench recall-bench scale-bench golden screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,8 @@ bench: install web chromium
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/performance_doc.py
 	$(MAKE) neighbors-bench
+	$(MAKE) recall-bench
+	$(MAKE) scale-bench
 
 bench-quick: install web chromium
 	mkdir -p build
@@ -90,6 +92,22 @@ index-bench: install
 neighbors-bench: install
 	mkdir -p build
 	$(BIN)/python benchmarks/neighbors.py
+
+# Recall@10 of the compact rows (int8 centred as bundle format 2 stores them, int8 uncentred, sign codes, sign codes
+# re-ranked with int8) against exact float32, on MiniLM clinical phrases, the NIH sample and random vectors at 112,120
+# and 500,000 rows -> benchmarks/results/recall.json + docs/PERFORMANCE.md. MiniLM embeddings come from build/corpus/
+# (filled by neighbors-bench; else embedded first, about an hour on 2 cores); the rest takes minutes.
+recall-bench: install
+	mkdir -p build
+	$(BIN)/python benchmarks/recall.py
+
+# The full NIH collection in the browser: bundle format 1 against 2 at 112,120 rows (same MiniLM embeddings) and format
+# 2 at 500,000, each site visited twice in headless Chromium (bytes at the server, first live result, embedding and
+# ranking times, recall@10, renderer memory) -> benchmarks/results/scale.json + docs/PERFORMANCE.md. Bundles and sites
+# go to build/scale/ (reused while their inputs match); the first run writes the bundles (tens of minutes on 2 cores).
+scale-bench: install web chromium
+	mkdir -p build
+	$(BIN)/python benchmarks/scale.py
 
 # Screenshots of the main pages for the README (runs the browser end-to-end test)
 screenshots: install web chromium

@@ -130,12 +130,15 @@ def minilm_bf16_fidelity(n: int = 500) -> float:
 
 
 def nih_biomedclip(log: Callable[[str], None] = print) -> np.ndarray:
-    """[400, 512] unit rows: the demo bundle's embeddings when it was made from the NIH sample with the random-weight
-    pack, else indexed here (the pack is built by `medmir.build.random_pack` if the demo's is absent)."""
+    """[400, 512] float32 unit rows: the demo bundle's embeddings when it was made from the NIH sample with the
+    random-weight pack in format version 1 (float32 rows), else indexed here in version 1 (version 2 keeps int8 rows
+    only, and these are the exact reference); the pack is built by `medmir.build.random_pack` if the demo's is
+    absent."""
     info_path = DEMO_BUNDLE / "index_info.json"
     if info_path.exists():
         info = json.loads(info_path.read_text(encoding="utf-8"))
-        if info["model"]["name"] == "biomedclip" and info["random_weights"] and info["count"] == 400:
+        demo_ok = info["model"]["name"] == "biomedclip" and info["random_weights"] and info["count"] == 400
+        if demo_ok and info["format_version"] == 1:
             return np.fromfile(DEMO_BUNDLE / "embeddings.bin", dtype="<f4").reshape(info["count"], info["dim"])
     bundle = CACHE / "nih-biomedclip"
     if not (bundle / "index_info.json").exists():
@@ -144,7 +147,7 @@ def nih_biomedclip(log: Callable[[str], None] = print) -> np.ndarray:
 
         pack = DEMO_PACK if (DEMO_PACK / "manifest.json").exists() else random_pack(CACHE, BIOMEDCLIP_CONFIG, log)
         labels = next(NIH_SAMPLE.glob("Data_Entry_2017*.csv*"))
-        build_index(NIH_SAMPLE / "images", labels, pack, bundle, progress=False)
+        build_index(NIH_SAMPLE / "images", labels, pack, bundle, progress=False, bundle_format=1)
     info = json.loads((bundle / "index_info.json").read_text(encoding="utf-8"))
     return np.fromfile(bundle / "embeddings.bin", dtype="<f4").reshape(info["count"], info["dim"])
 

@@ -81,3 +81,15 @@ def read_block(doc: Path, name: str) -> str:
     begin, end = _markers(name)
     text = doc.read_text(encoding="utf-8")
     return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+# Novel queries for the browser benchmarks (none is a precomputed fallback query, so each runs the text model):
+# benchmarks/run.py's user path and benchmarks/scale.py.
+NOVEL_QUERIES = [
+    "left basilar opacity suspicious for early infection",
+    "enlarged cardiac silhouette with vascular congestion",
+    "small left apical pneumothorax with mediastinal shift",
+    "diffuse bilateral interstitial opacities",
+    "nodular density projecting over the right upper lobe",
+    "blunting of the left costophrenic angle",
+]

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import RESULTS, ROOT, machine
+from benchmarks.report import NOVEL_QUERIES, RESULTS, ROOT, machine
 
 SHARED = ROOT.parent / "shared"
 SAMPLE = SHARED / "data" / "nih-sample"
@@ -42,14 +42,7 @@ TEXT_CASES = {"short": 6, "medium": 30, "long": 200}
 # The user path: novel queries (none is a fallback query, so each runs the model), typed by a fast typist (about
 # 200 words a minute: the least time the page gets to warm up before the first Enter), and images picked in the
 # file chooser 2 s after the click on "Search with an image…".
-USER_QUERIES = [
-    "left basilar opacity suspicious for early infection",
-    "enlarged cardiac silhouette with vascular congestion",
-    "small left apical pneumothorax with mediastinal shift",
-    "diffuse bilateral interstitial opacities",
-    "nodular density projecting over the right upper lobe",
-    "blunting of the left costophrenic angle",
-]
+USER_QUERIES = NOVEL_QUERIES
 TYPE_DELAY_MS = 50
 PICK_DELAY_MS = 2000
 
