@@ -121,7 +121,7 @@ def test_site_of_a_version_2_bundle(v2_bundle: Path, tiny_pack: Path, app: Path,
     assert pre == ["./", "assets/app.js", "index.html", "ort/ort-wasm-simd-threaded.wasm", "sw.js"]
     # the layout rule: a few files, none over 25 MB (a static host's per-file limit), whatever the collection
     files = [p for p in site.rglob("*") if p.is_file()]
-    shell = len(pre) - 1 + 2  # the app's files, precache.json and .medmir-output.json
+    shell = len(pre) - 1 + 3  # the app's files, precache.json, parts.json and .medmir-output.json
     assert len(files) == 1 + len(listed) + 4 + shell + len(gz) < 20_000
     assert max(p.stat().st_size for p in files) <= 25_000_000
 
@@ -228,3 +228,28 @@ def test_serve_headers_and_mime(small_bundle: Path, tiny_pack: Path, app: Path, 
         server.server_close()
     with pytest.raises(MedmirError, match="not a medmir site"):
         make_server(tmp_path)
+
+
+def test_large_files_are_published_in_parts(v2_bundle: Path, tiny_pack: Path, app: Path, tmp_path: Path) -> None:
+    from medmir.parts import PARTS_FILE, join_parts
+
+    limit = 20_000  # the tiny pack's models and the bundle's packs exceed it: several files split
+    site = build_site(v2_bundle, tiny_pack, tmp_path / "site", app=app, part_bytes=limit).out
+    doc = json.loads((site / PARTS_FILE).read_text())
+    assert doc["format"] == "medmir-parts" and doc["part_bytes"] == limit
+    assert "model/text.int8.onnx" in doc["files"]
+    originals = {
+        f"model/{n}": tiny_pack / n for n in ("manifest.json", "vocab.txt", "text.int8.onnx", "vision.int8.onnx")
+    }
+    originals |= {f"data/{n}": v2_bundle / n for n in json.loads((v2_bundle / INFO).read_text())["files"]}
+    for rel, entry in doc["files"].items():
+        assert not (site / rel).exists(), rel  # only the parts are published
+        assert join_parts(site, rel) == originals[rel].read_bytes(), rel
+        assert entry["bytes"] == originals[rel].stat().st_size
+        assert len(entry["parts"]) == -(-entry["bytes"] // limit)
+    assert max(p.stat().st_size for p in site.rglob("*") if p.is_file()) <= limit
+    # parts are downloaded by the search worker when needed, never precached
+    pre = json.loads((site / "precache.json").read_text())["files"]
+    assert not any(".part-" in f or f == PARTS_FILE for f in pre)
+    small = build_site(v2_bundle, tiny_pack, tmp_path / "whole", app=app).out
+    assert json.loads((small / PARTS_FILE).read_text())["files"] == {}

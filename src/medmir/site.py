@@ -32,6 +32,7 @@ from medmir.errors import MedmirError
 from medmir.fsutil import staging_dir
 from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, is_legacy_int8, names_local_path
 from medmir.model.pack import ModelPack, check_indexed_with
+from medmir.parts import PART_BYTES, PARTS_FILE, split_large_files
 from medmir.precompress import accepts_gzip, gzip_sibling, write_gzip_siblings
 
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -39,7 +40,7 @@ EVAL_FILES = ("metrics.json", "hard_cases.json")
 # The service worker precaches the app shell only: the search worker downloads every file of these folders itself,
 # checks its sha256 and keeps it in Cache Storage (precaching them too downloaded each one twice on a first visit),
 # and thumbnails are cached as they are viewed.
-NOT_PRECACHED = ("data/", "model/")
+NOT_PRECACHED = ("data/", "model/", PARTS_FILE)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ class SiteReport:
     files: int
 
 
-def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST, force: bool = False) -> SiteReport:
+def build_site(
+    bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST, force: bool = False, part_bytes: int = PART_BYTES
+) -> SiteReport:
+    """`part_bytes`: files larger than this are published in parts (src/medmir/parts.py)."""
     if not (app / "index.html").is_file():
         raise MedmirError(f"{app}: the web app is not built (run `npm --prefix web ci && npm --prefix web run build`)")
     verify_bundle(bundle)
@@ -77,6 +81,7 @@ def build_site(bundle: Path, pack_dir: Path, out: Path, *, app: Path = WEB_DIST,
             m["models"]["vision"]["int8"],
         ):
             shutil.copyfile(pack.dir / name, model / name)
+        split_large_files(tmp, part_bytes)
         write_gzip_siblings(tmp)
         rels = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file() and p.suffix != ".gz")
         shell = [r for r in rels if not r.startswith(NOT_PRECACHED)]

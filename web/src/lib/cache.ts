@@ -1,6 +1,8 @@
 // Downloading pack and bundle files once: verified against the sha256 that manifest.json / index_info.json list,
 // kept in Cache Storage under their plain URL (the service worker finds them there when offline).
 
+import { fetchParts, partsOf } from "./parts";
+
 export interface FileSpec {
   name: string;
   url: string;
@@ -56,13 +58,19 @@ export async function readCached(spec: FileSpec, cache?: Cache | null): Promise<
   return data.byteLength === spec.bytes ? data : null;
 }
 
-/** The file's bytes, verified; from Cache Storage when a verified copy is there. */
+/** The file's bytes, verified; from Cache Storage when a verified copy is there. A file the site publishes in
+ * parts (lib/parts.ts) is fetched part by part and joined first. */
 export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Promise<Uint8Array> {
   const cache = await openCache();
   const hit = await readCached(spec, cache);
   if (hit) {
     onProgress?.(spec.bytes, spec.bytes, true);
     return hit;
+  }
+  const split = await partsOf(spec.url);
+  if (split) {
+    const data = await fetchParts(spec.name, split, spec.bytes, (loaded, total) => onProgress?.(loaded, total, false));
+    return verifyAndKeep(spec, data, cache);
   }
   let res: Response;
   try {

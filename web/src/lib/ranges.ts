@@ -4,6 +4,7 @@
 // downloaded twice. A file already in Cache Storage (verified) is read from there, which also works offline.
 
 import { acceptWhole, fetchVerified, readCached, type FileSpec } from "./cache";
+import { partsOf } from "./parts";
 
 export class RangeReader {
   /** false once the host has shown it ignores Range: from then on whole files */
@@ -28,7 +29,8 @@ export class RangeReader {
   private async part(spec: FileSpec, start: number, end: number): Promise<Uint8Array> {
     const kept = this.whole.get(spec.url) ?? (await this.cached(spec));
     if (kept) return (await kept).subarray(start, end + 1);
-    if (!this.ranges) return (await this.wholeFile(spec)).subarray(start, end + 1);
+    // a file published in parts (over a host's size limit) has no URL of its own to ask a range of
+    if (!this.ranges || (await partsOf(spec.url))) return (await this.wholeFile(spec)).subarray(start, end + 1);
     let res: Response;
     try {
       res = await fetch(spec.url, { headers: { Range: `bytes=${start}-${end}` }, cache: "no-store" });

@@ -3,6 +3,7 @@ import type * as ortTypes from "onnxruntime-web/wasm";
 import { loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
 import { embeddingShard } from "../lib/bundleV2";
 import { fetchVerified, readSetting, writeSetting } from "../lib/cache";
+import { configureParts } from "../lib/parts";
 import { CollectionV1, type Collection } from "./collection";
 import { CollectionV2 } from "./collectionV2";
 import { configureOrt, createSession, embedPixels, embedText, RUNTIME } from "./encoder";
@@ -56,6 +57,7 @@ function openCollection(base: string, info: IndexInfo): Promise<Collection> {
 }
 
 async function init(base: string): Promise<State> {
+  configureParts(base);
   const { info, manifest } = await loadContracts(base);
   const textName = manifest.models.text.int8;
   const textSpec = modelFile(base, manifest, textName);
