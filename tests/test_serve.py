@@ -312,3 +312,13 @@ def test_a_precompressed_sibling_is_served_to_gzip_clients(site: Path, port: int
         assert data == (body[:10] if "Range" in headers else body)
     os.utime(site / "meta.json.gz", (1, 1))  # older than its file: stale, never served
     assert "content-encoding" not in fetch(port, "/meta.json", {"Accept-Encoding": "gzip"})[1]
+
+
+def test_parts_of_a_split_file_are_precompressed_by_its_type(tmp_path: Path) -> None:
+    from medmir.precompress import write_gzip_siblings
+
+    text = b'{"filename": "00000001_000.png"}, ' * 2000
+    for name in ("meta.json.part-000", "meta.json.part-001", "thumbs-000.pack"):
+        (tmp_path / name).write_bytes(text)
+    got = sorted(p.name for p in write_gzip_siblings(tmp_path))
+    assert got == ["meta.json.part-000.gz", "meta.json.part-001.gz"]  # a pack (WebP) is never compressed

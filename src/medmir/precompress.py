@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -18,10 +19,15 @@ MIN_BYTES = 1024
 MAX_RATIO = 0.95  # keep a sibling only when it saves at least 5% (the INT8 text model: about 9%)
 
 
+def _kind(path: Path) -> str:
+    """The file's type, also for a part of a split file (`text.int8.onnx.part-002` is ONNX; src/medmir/parts.py)."""
+    return Path(re.sub(r"\.part-\d+$", "", path.name)).suffix
+
+
 def write_gzip_siblings(folder: Path) -> list[Path]:
-    """NAME.gz for every compressible file under `folder` worth it; returns the siblings written."""
+    """NAME.gz for every compressible file (or part of one) under `folder` worth it; returns the siblings written."""
     written = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in COMPRESSIBLE):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and _kind(p) in COMPRESSIBLE):
         size = path.stat().st_size
         if size < MIN_BYTES:
             continue
