@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { configureParts } from "../src/lib/parts";
 import { RangeReader } from "../src/lib/ranges";
 
 const FILE = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 251);
@@ -66,3 +67,49 @@ describe("RangeReader", () => {
     await expect(new RangeReader().read(spec(b, "z.pack", "0".repeat(64)), 0, 1)).rejects.toThrow(/sha256 mismatch/);
   });
 });
+
+describe("RangeReader and files published in parts", () => {
+  const log: string[] = [];
+  let server: Server;
+  const half = FILE.length / 2;
+  beforeAll(async () => {
+    // `big.pack` exists only as two parts listed in parts.json; `small.pack` is whole and honours Range
+    server = createServer((req, res) => {
+      log.push(req.url!);
+      const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "");
+      const part = { "/big.pack.part-000": FILE.subarray(0, half), "/big.pack.part-001": FILE.subarray(half) }[req.url!];
+      if (req.url === "/parts.json") {
+        res.end(JSON.stringify({ format: "medmir-parts", part_bytes: half, files: { "big.pack": { bytes: FILE.length, parts: ["big.pack.part-000", "big.pack.part-001"] } } }));
+      } else if (part) {
+        res.end(Buffer.from(part));
+      } else if (req.url === "/small.pack" && range) {
+        const [a, b] = [Number(range[1]), Number(range[2])];
+        res.writeHead(206, { "content-range": `bytes ${a}-${b}/${FILE.length}` });
+        res.end(Buffer.from(FILE.subarray(a, b + 1)));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    configureParts(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  });
+  afterAll(() => {
+    server.close();
+    configureParts("http://127.0.0.1:1/"); // no other test reads parts
+  });
+
+  it("reads whole files by Range without asking for parts.json", async () => {
+    const got = await new RangeReader().read(spec(server, "small.pack"), 5, 9);
+    expect([...got]).toEqual([...FILE.subarray(5, 10)]);
+    expect(log).toEqual(["/small.pack"]);
+  });
+
+  it("reads a split file whole from its parts, verified, each part once", async () => {
+    const r = new RangeReader();
+    const got = await Promise.all([r.read(spec(server, "big.pack"), half - 2, half + 1), r.read(spec(server, "big.pack"), 0, 0)]);
+    expect([...got[0]!]).toEqual([...FILE.subarray(half - 2, half + 2)]);
+    expect([...got[1]!]).toEqual([FILE[0]]);
+    expect(log.slice(1)).toEqual(["/big.pack", "/parts.json", "/big.pack.part-000", "/big.pack.part-001"]);
+  });
+});
+

@@ -29,8 +29,7 @@ export class RangeReader {
   private async part(spec: FileSpec, start: number, end: number): Promise<Uint8Array> {
     const kept = this.whole.get(spec.url) ?? (await this.cached(spec));
     if (kept) return (await kept).subarray(start, end + 1);
-    // a file published in parts (over a host's size limit) has no URL of its own to ask a range of
-    if (!this.ranges || (await partsOf(spec.url))) return (await this.wholeFile(spec)).subarray(start, end + 1);
+    if (!this.ranges) return (await this.wholeFile(spec)).subarray(start, end + 1);
     let res: Response;
     try {
       res = await fetch(spec.url, { headers: { Range: `bytes=${start}-${end}` }, cache: "no-store" });
@@ -45,6 +44,9 @@ export class RangeReader {
       }
       return got;
     }
+    // a file published in parts (over a host's size limit) has no URL of its own: read whole, from its parts; asked
+    // only then, so a visit whose files are all whole never fetches parts.json
+    if (res.status === 404 && (await partsOf(spec.url))) return (await this.wholeFile(spec)).subarray(start, end + 1);
     if (!res.ok) throw new Error(`${spec.name}: download failed (HTTP ${res.status})`);
     // the host ignored Range: this body is the whole file; verify it and keep it
     this.ranges = false;

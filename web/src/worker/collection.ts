@@ -30,6 +30,8 @@ export interface Collection {
   /** thumbnails' bytes where the page cannot load them by URL (version 2), else null */
   thumbnails(ids: readonly number[]): Promise<(Uint8Array | null)[]>;
   rowOf(filename: string): number | undefined;
+  /** what open() left to load (version 2: the other shards, in order); resolves when every row is searchable */
+  loadRest(progress: ProgressFor, onLoaded: (rows: number) => void): Promise<void>;
 }
 
 export type Files = Record<string, FileMeta>;
@@ -41,6 +43,17 @@ export function parseJson<T>(bytes: Uint8Array, name: string): T {
   } catch {
     throw new Error(`${name}: not valid JSON`);
   }
+}
+
+/** Bundle files, verified, in the order named (a tuple of names gives a tuple of bytes). */
+export function fetchAll<const N extends readonly string[]>(
+  base: string,
+  info: { files: Files },
+  names: N,
+  progress: ProgressFor,
+): Promise<{ -readonly [K in keyof N]: Uint8Array }> {
+  const all = Promise.all(names.map((name) => fetchVerified(bundleFile(base, info, name), progress(name))));
+  return all as Promise<{ -readonly [K in keyof N]: Uint8Array }>;
 }
 
 export function checkRow(row: number, count: number): void {
@@ -82,9 +95,11 @@ export class CollectionV1 implements Collection {
     this.labelIds = meta.map((m) => m.labels.map((l) => index.get(l)!));
   }
 
+  /** the bundle files open() downloads (the page lists them, with their sizes, before any byte moves) */
+  static readonly FIRST_FILES = ["embeddings.bin", "fallback_results.json", "metadata.json"] as const;
+
   static async open(base: string, info: { count: number; dim: number; files: Files }, progress: ProgressFor) {
-    const file = (name: string) => fetchVerified(bundleFile(base, info, name), progress(name));
-    const [emb, fallback, meta] = await Promise.all([file("embeddings.bin"), file("fallback_results.json"), file("metadata.json")]);
+    const [emb, fallback, meta] = await fetchAll(base, info, CollectionV1.FIRST_FILES, progress);
     const images = parseJson<{ images: MetadataEntry[] }>(meta, "metadata.json").images;
     if (!Array.isArray(images) || images.length !== info.count) {
       throw new Error(`metadata.json: ${images?.length} entries, index_info.json says ${info.count}`);
@@ -140,4 +155,6 @@ export class CollectionV1 implements Collection {
     this.byName ??= new Map(this.meta.map((m, i) => [m.filename, i]));
     return this.byName.get(filename);
   }
+
+  async loadRest(): Promise<void> {} // every row came with open()
 }

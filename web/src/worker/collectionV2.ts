@@ -7,7 +7,7 @@ import { bundleFile } from "../lib/bundle";
 import { Columns, embeddingShard, neighborIdsShard, neighborScoresShard, parseInfoV2, shardCount, thumbnailRange, type InfoV2 } from "../lib/bundleV2";
 import { fetchVerified } from "../lib/cache";
 import { RangeReader } from "../lib/ranges";
-import { checkRow, labelFilter, parseJson, type Collection, type ProgressFor } from "./collection";
+import { checkRow, fetchAll, labelFilter, parseJson, type Collection, type ProgressFor } from "./collection";
 import { Int8Ranker } from "./int8Ranking";
 import type { Filters, RowInfo } from "./messages";
 import type { FallbackEntry } from "./queryMatch";
@@ -33,17 +33,13 @@ export class CollectionV2 implements Collection {
     readonly fallback: FallbackEntry[],
   ) {}
 
+  /** the bundle files open() downloads: everything the first search needs */
+  static readonly FIRST_FILES = ["metadata.json", "fallback_results.json", "scales.f32", "thumbs.idx", embeddingShard(0)] as const;
+
   /** Everything the first search needs: the rest of the shards load with loadRest(). */
   static async open(base: string, rawInfo: unknown, progress: ProgressFor): Promise<CollectionV2> {
     const info = parseInfoV2(rawInfo);
-    const file = (name: string) => fetchVerified(bundleFile(base, info, name), progress(name));
-    const [meta, fallback, scales, thumbs, first] = await Promise.all([
-      file("metadata.json"),
-      file("fallback_results.json"),
-      file("scales.f32"),
-      file("thumbs.idx"),
-      file(embeddingShard(0)),
-    ]);
+    const [meta, fallback, scales, thumbs, first] = await fetchAll(base, info, CollectionV2.FIRST_FILES, progress);
     const cols = new Columns(parseJson(meta, "metadata.json"), info.count);
     const ranker = new Int8Ranker(info.count, info.dim, info.center);
     ranker.setScales(f32(scales));

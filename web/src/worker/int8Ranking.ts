@@ -149,17 +149,14 @@ export class Int8Ranker {
     return out;
   }
 
-  /** The k best loaded rows, best first, with exact scores. */
+  /** The k best loaded rows, best first, with exact scores (equal scores: lower row first). */
   rank(q: Float32Array, k: number, accept?: (row: number) => boolean, minScore = -Infinity): Hit[] {
-    const candidates = topK(this.approximate(q), k + EXTRA, accept);
     const shift = this.shift(q);
-    const exact = new Float64Array(candidates.length);
-    candidates.forEach((c, i) => (exact[i] = this.exact(c.id, q, shift)));
-    const order = topK(exact, k, undefined, minScore);
-    // topK breaks ties by position; positions follow the pass's order, so restore the row order among equals
-    return order
-      .map((h) => ({ id: candidates[h.id]!.id, score: h.score }))
-      .sort((a, b) => b.score - a.score || a.id - b.id);
+    return topK(this.approximate(q), k + EXTRA, accept)
+      .map((c) => ({ id: c.id, score: this.exact(c.id, q, shift) }))
+      .filter((h) => h.score >= minScore)
+      .sort((a, b) => b.score - a.score || a.id - b.id)
+      .slice(0, k);
   }
 
   /** Row i as a float32 vector (center + codes x scale), for "search with this image"; null until loaded. */

@@ -1,7 +1,6 @@
 // The search worker: owns the tokenizer, the ONNX sessions and the embeddings; the page only renders.
 import type * as ortTypes from "onnxruntime-web/wasm";
 import { loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
-import { embeddingShard } from "../lib/bundleV2";
 import { fetchVerified, readSetting, writeSetting } from "../lib/cache";
 import { configureParts } from "../lib/parts";
 import { CollectionV1, type Collection } from "./collection";
@@ -46,14 +45,8 @@ function progress(file: string) {
   return (loaded: number, total: number, fromCache: boolean) => post({ type: "progress", info: { file, loaded, total, fromCache } });
 }
 
-/** The bundle files the first search needs, with their sizes: the page shows them before any byte moves. */
-function firstFiles(info: IndexInfo): string[] {
-  if (info.format_version === 2) return ["metadata.json", "fallback_results.json", "scales.f32", "thumbs.idx", embeddingShard(0)];
-  return ["embeddings.bin", "fallback_results.json", "metadata.json"];
-}
-
-function openCollection(base: string, info: IndexInfo): Promise<Collection> {
-  return info.format_version === 2 ? CollectionV2.open(base, info, progress) : CollectionV1.open(base, info, progress);
+function collectionClass(info: IndexInfo) {
+  return info.format_version === 2 ? CollectionV2 : CollectionV1;
 }
 
 async function init(base: string): Promise<State> {
@@ -63,7 +56,7 @@ async function init(base: string): Promise<State> {
   const textSpec = modelFile(base, manifest, textName);
   const vocabSpec = modelFile(base, manifest, manifest.tokenizer.vocab);
   const plan = Object.fromEntries([
-    ...firstFiles(info).map((f) => [f, info.files[f]?.bytes ?? 0]),
+    ...collectionClass(info).FIRST_FILES.map((f) => [f, info.files[f]?.bytes ?? 0]),
     [vocabSpec.name, vocabSpec.bytes],
     [textName, textSpec.bytes],
   ]);
@@ -75,7 +68,7 @@ async function init(base: string): Promise<State> {
   const threads = { ...choice, threads: configureOrt(base, choice.threads) };
   // the text session is created as soon as its bytes are in, while the collection still loads
   const [collection, vocabBytes, text] = await Promise.all([
-    openCollection(base, info),
+    collectionClass(info).open(base, info, progress),
     fetchVerified(vocabSpec, progress(vocabSpec.name)),
     fetchVerified(textSpec, progress(textName)).then((bytes) => createSession(bytes, textName)),
   ]);
@@ -99,9 +92,7 @@ async function init(base: string): Promise<State> {
   });
   // after "ready", never before it; in a later task, so searches that waited for `ready` take the queue first
   setTimeout(() => void warmText(state).catch(() => undefined), 0);
-  if (collection instanceof CollectionV2) {
-    collection.loadRest(progress, (rows) => post({ type: "loaded", rows, count: info.count })).catch((e: unknown) => fail(e));
-  }
+  collection.loadRest(progress, (rows) => post({ type: "loaded", rows, count: info.count })).catch((e: unknown) => fail(e));
   return state;
 }
 
