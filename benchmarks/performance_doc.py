@@ -67,7 +67,29 @@ def render_headline(name: str, r: dict[str, Any]) -> str:
         f"{h['ranking_n']:,} images takes {h['ranking_browser_ms']} ms "
         f"({h['ranking_speedup_vs_plain']}x a plain loop and sort); with the model cached, the first live result "
         f"comes {h['cold_start_with_cache_ms']} ms after page load; a first visit downloads {h['first_visit_mb']} MB, "
-        f"a repeat visit {h['repeat_visit_kb']} kB. Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."
+        f"a repeat visit {h['repeat_visit_kb']} kB.{scale_sentence()} Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."
+    )
+
+
+def scale_sentence() -> str:
+    """The whole NIH collection in the browser, from `make scale-bench`'s results (empty when there are none)."""
+    path = RESULTS / "scale.json"
+    if not path.is_file():
+        return ""
+    from benchmarks.scale import figures
+
+    r = json.loads(path.read_text(encoding="utf-8"))
+    site = next((s for s in r["sites"].values() if s["format_version"] == 2 and s["rows"] == 112_120), None)
+    if site is None or "summary" not in site:
+        return ""
+    f = figures(site)
+    return (
+        f" The whole NIH collection, {site['rows']:,} images (`make scale-bench`, benchmarks/results/scale.json, "
+        f"{r['measured_at']}): a first visit downloads {f['first_visit_mb_until_ready']} MB before the page can "
+        f"search and shows the first live result {f['first_live_result_s_first']} s after navigation, a repeat visit "
+        f"{f['first_live_result_s_repeat']} s; ranking takes {f['rank_ms']} ms, recall@10 against exact float32 "
+        f"{f['recall_page']}, the page and its worker {f['page_pss_gb']} GB of memory, the site "
+        f"{f['site_files']} files."
     )
 
 

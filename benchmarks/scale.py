@@ -81,7 +81,7 @@ TARGETS = {
     "rank_ms": {112_120: 15, 500_000: 60},
     "recall_page": {112_120: 0.99, 500_000: 0.95},
     "recall_held_out": {112_120: 0.99, 500_000: 0.95},
-    "renderer_pss_gb": 0.6,
+    "page_pss_gb": 0.6,
     "site_files": 20_000,
     "largest_file_mb": 25,
     "refetched_files": 0,
@@ -418,6 +418,7 @@ def visit_summary(v: dict[str, Any]) -> dict[str, Any]:
         "not_live": [q["query"] for q in queries_of(v) if q["path"] != "live"],
         "kernel": live[0]["kernel"] if live else None,
         "threads": live[0]["threads"] if live else None,
+        "startup_s": _startup(v),
         "renderer_pss_mb": round(v["memory"]["renderer_pss_mb"]),
         "renderer_max_pss_mb": round(v["memory"]["renderer_max_pss_mb"]),
         "renderer_peak_rss_mb": round(v["memory"]["renderer_peak_rss_mb"]),
@@ -427,6 +428,14 @@ def visit_summary(v: dict[str, Any]) -> dict[str, Any]:
         "settled": v["settled"]["settled"],
         "page_errors": v["errors"],
     }
+
+
+def _startup(v: dict[str, Any]) -> dict[str, float] | None:
+    """When each start-up step of the search worker ended, in s after navigation (the worker's own stamps)."""
+    stamps = v["first"].get("startup_epoch_ms")
+    if not stamps:
+        return None
+    return {k: round((t - v["time_origin_epoch_ms"]) / 1000, 2) for k, t in sorted(stamps.items(), key=lambda x: x[1])}
 
 
 # -- recall ----------------------------------------------------------------------------------------------------
@@ -629,7 +638,8 @@ def figures(s: dict[str, Any]) -> dict[str, Any]:
         "recall_page": rec.get("page", {}).get("mean"),
         "recall_held_out": rec.get("held_out", {}).get("mean"),
         "renderer_pss_gb": _max_gb(visits, "renderer_pss_mb"),
-        "renderer_max_pss_gb": _max_gb(visits, "renderer_max_pss_mb"),
+        # the page's renderer: the page and its search worker (the largest renderer process, holding the models)
+        "page_pss_gb": _max_gb(visits, "renderer_max_pss_mb"),
         "site_files": site.get("files"),
         "largest_file_mb": site.get("largest_mb"),
         "refetched_files": max(x["refetched_files"] for x in visits) if visits else None,
@@ -715,6 +725,8 @@ def render(r: dict[str, Any]) -> str:
         lambda s: _num(fig("first_live_result_s_first")(s), " s", 2) + _partial(s, "first"), "<= 4 s")  # fmt: skip
     row("first live result after navigation, repeat visit", "first_live_result_s_repeat",
         lambda s: _num(fig("first_live_result_s_repeat")(s), " s", 2) + _partial(s, "repeat"), "<= 1.5 s")  # fmt: skip
+    row("repeat visit, the search worker's start-up: each step's end (s after navigation)", None,
+        lambda s: _steps(s, "repeat"), "")  # fmt: skip
     row("embedding, first query typed after ready / median of the next five (ratio)", "after_ready_ratio",
         lambda s: f"{_num(fig('after_ready_first_embed_ms')(s), ' ms')} / "
         f"{_num(fig('after_ready_next_median_embed_ms')(s), ' ms')} ({_num(fig('after_ready_ratio')(s), 'x', 2)})",
@@ -735,8 +747,9 @@ def render(r: dict[str, Any]) -> str:
         lambda s: _recall_text(s, "held_out"),
         ">= 0.99 at 112,120, >= 0.95 at 500,000",
     )
-    row("memory: PSS of the renderer processes (page + workers), the larger visit; the largest one", "renderer_pss_gb",
-        lambda s: f"{_num(fig('renderer_pss_gb')(s), ' GB', 2)}; {_num(fig('renderer_max_pss_gb')(s), ' GB', 2)}",
+    row("memory (PSS), the larger visit: the page's renderer process (the page and its search worker); all of the "
+        "browser's renderer processes", "page_pss_gb",
+        lambda s: f"{_num(fig('page_pss_gb')(s), ' GB', 2)}; {_num(fig('renderer_pss_gb')(s), ' GB', 2)}",
         "<= 0.6 GB")  # fmt: skip
     row("files fetched whole more than once in a visit; Range requests (first visit)", "refetched_files",
         lambda s: f"{_num(fig('refetched_files')(s), '', 0)}; "
@@ -751,6 +764,15 @@ def render(r: dict[str, Any]) -> str:
     if failed:
         lines += ["", "Failed in this run:", "", *failed]
     return "\n".join(lines)
+
+
+STEP_NAMES = {"init": "worker started", "contracts": "contracts", "textBytes": "text model read",
+              "textSession": "session created", "collection": "first rows", "ready": "ready"}  # fmt: skip
+
+
+def _steps(s: dict[str, Any], which: str) -> str:
+    st = s.get("summary", {}).get(which, {}).get("startup_s")
+    return ", ".join(f"{STEP_NAMES.get(k, k)} {t:.2f}" for k, t in st.items()) if st else "-"
 
 
 def _partial(s: dict[str, Any], which: str) -> str:

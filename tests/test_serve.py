@@ -84,6 +84,26 @@ def test_security_headers_on_files_and_errors(port: int) -> None:
         assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
 
 
+def test_only_urls_that_name_their_content_are_cached_for_good(site: Path, port: int) -> None:
+    """The versioned runtime (ort/FILE?v=VERSION) and the build's hashed assets/: the HTTP cache serves them without
+    asking again (and keeps compiled WebAssembly with them); everything else, and any error, is revalidated."""
+    for d in ("ort", "assets"):
+        (site / d).mkdir()
+    (site / "ort" / "rt.wasm").write_bytes(b"\0asm")
+    (site / "assets" / "index-abc123.js").write_text("1")
+    cases = {
+        "/ort/rt.wasm?v=1.30.0": (200, "public, max-age=31536000, immutable"),
+        "/assets/index-abc123.js": (200, "public, max-age=31536000, immutable"),
+        "/ort/rt.wasm": (200, "no-cache"),
+        "/ort/missing.wasm?v=1.30.0": (404, "no-cache"),
+        "/assets/missing.js": (404, "no-cache"),
+        "/index.html": (200, "no-cache"),
+    }
+    for path, (status, cache) in cases.items():
+        got, headers, _ = get(port, path)
+        assert (got, headers["Cache-Control"]) == (status, cache), path
+
+
 def test_symlinks_out_of_the_site_are_not_served(port: int) -> None:
     for path in ("/leak.txt", "/passwd", "/out/", "/out/index.html", "/trap/", "/loop", "/../secret.txt", "/%2e%2e/x"):
         status, _, body = get(port, path)

@@ -66,6 +66,7 @@ def app(tmp_path: Path) -> Path:
     (d / "index.html").write_text("<!doctype html><title>t</title>")
     (d / "assets" / "app.js").write_text("console.log(1)")
     (d / "ort" / "ort-wasm-simd-threaded.wasm").write_bytes(b"\0asm\1\0\0\0")
+    (d / "ort" / "VERSION").write_text("1.30.0\n")
     (d / "sw.js").write_text("")
     return d
 
@@ -87,9 +88,13 @@ def test_site_layout(small_bundle: Path, tiny_pack: Path, app: Path, tmp_path: P
     ]  # fmt: skip
     assert (site / "model" / "manifest.json").read_bytes() == (tiny_pack / "manifest.json").read_bytes()
     assert (site / "data" / "images").is_dir() and not (site / "data" / "thumbs.idx").exists()
-    # the app shell only: the search worker downloads, verifies and caches every data/ and model/ file itself
+    # the app shell only: the search worker downloads, verifies and keeps every data/ and model/ file itself; the
+    # runtime under the versioned URL the search worker asks for
     pre = json.loads((site / "precache.json").read_text())["files"]
-    assert pre == ["./", "assets/app.js", "index.html", "ort/ort-wasm-simd-threaded.wasm", "sw.js"]
+    assert pre == [
+        "./", "assets/app.js", "data/index_info.json", "index.html", "model/manifest.json",
+        "ort/ort-wasm-simd-threaded.wasm?v=1.30.0", "sw.js",
+    ]  # fmt: skip
     assert rep.total_bytes == sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
 
 
@@ -118,10 +123,14 @@ def test_site_of_a_version_2_bundle(v2_bundle: Path, tiny_pack: Path, app: Path,
     verify_bundle(data)  # the published folder is a whole bundle: sizes, checksums, packs, neighbours
     assert main(["verify", str(data)]) == 0
     pre = json.loads((site / "precache.json").read_text())["files"]
-    assert pre == ["./", "assets/app.js", "index.html", "ort/ort-wasm-simd-threaded.wasm", "sw.js"]
+    assert pre == [
+        "./", "assets/app.js", "data/index_info.json", "index.html", "model/manifest.json",
+        "ort/ort-wasm-simd-threaded.wasm?v=1.30.0", "sw.js",
+    ]  # fmt: skip
     # the layout rule: a few files, none over 25 MB (a static host's per-file limit), whatever the collection
     files = [p for p in site.rglob("*") if p.is_file()]
-    shell = len(pre) - 1 + 3  # the app's files, precache.json, parts.json and .medmir-output.json
+    # the app's files and ort/VERSION, precache.json, parts.json and .medmir-output.json (the contracts count in data/)
+    shell = len(pre) - 3 + 4
     assert len(files) == 1 + len(listed) + 4 + shell + len(gz) < 20_000
     assert max(p.stat().st_size for p in files) <= 25_000_000
 

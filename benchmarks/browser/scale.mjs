@@ -124,6 +124,7 @@ function record(key, d) {
     kernel: d.kernel ?? null,
     threads: num(d.threads),
     partial: d.partial,
+    startup_epoch_ms: d.startup ? JSON.parse(d.startup) : null,
     hits: d.hits,
     embedding: d.embedding,
   };

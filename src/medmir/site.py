@@ -39,8 +39,13 @@ WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 EVAL_FILES = ("metrics.json", "hard_cases.json")
 # The service worker precaches the app shell only: the search worker downloads every file of these folders itself,
 # checks its sha256 and keeps it in Cache Storage (precaching them too downloaded each one twice on a first visit),
-# and thumbnails are cached as they are viewed.
+# and thumbnails are cached as they are viewed. onnxruntime-web's runtime (ort/) is asked for by a versioned URL,
+# ort/FILE?v=VERSION (VERSION: ort/VERSION, written by the app's build), and precached under that URL.
 NOT_PRECACHED = ("data/", "model/", PARTS_FILE)
+# except the two small contracts the search worker reads first: a first visit's worker starts before the service
+# worker controls the page, so without these an offline visit after one online visit could not start
+CONTRACTS = (f"data/{INFO}", f"model/{MANIFEST_FILE}")
+RUNTIME_VERSION = "ort/VERSION"
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,24 @@ def build_site(
         split_large_files(tmp, part_bytes)
         write_gzip_siblings(tmp)
         rels = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file() and p.suffix != ".gz")
-        shell = [r for r in rels if not r.startswith(NOT_PRECACHED)]
+        shell = precached(tmp, [r for r in rels if not r.startswith(NOT_PRECACHED) or r in CONTRACTS])
         (tmp / "precache.json").write_text(json.dumps({"files": ["./", *shell]}, indent=1) + "\n", encoding="utf-8")
     files = [p for p in out.rglob("*") if p.is_file()]  # after the rename: the output marker counts too
     return SiteReport(out=out, total_bytes=sum(p.stat().st_size for p in files), files=len(files))
+
+
+def precached(site: Path, shell: list[str]) -> list[str]:
+    """The app shell's URLs for the service worker: the runtime's as the search worker asks for them (without
+    ort/VERSION, none when the app names no version)."""
+    version_file = site / RUNTIME_VERSION
+    version = version_file.read_text(encoding="utf-8").strip() if version_file.is_file() else ""
+    out = []
+    for rel in shell:
+        if not rel.startswith("ort/"):
+            out.append(rel)
+        elif version and rel != RUNTIME_VERSION:
+            out.append(f"{rel}?v={urllib.parse.quote(version, safe='')}")
+    return out
 
 
 def bundle_files(bundle: Path, info: dict[str, Any]) -> list[str]:
@@ -111,6 +130,20 @@ def check_publishable(pack: ModelPack) -> None:
             f"{pack.dir}: its manifest.json records the local path {source!r}, which the site would publish; export "
             "the pack again with this medmir (it records only the folder's name) and index again"
         )
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def immutable_url(path: str) -> bool:
+    """URLs that name their content: the build's hashed assets/, and the WASM runtime asked for as ort/FILE?v=VERSION
+    (web/public/sw.js leaves it to the HTTP cache, which then serves it, compiled code and all, without asking again,
+    even when this server has stopped)."""
+    u = urllib.parse.urlsplit(path)
+    parts = u.path.split("/")
+    if len(parts) >= 2 and parts[-2] == "ort":
+        return "v=" in u.query
+    return len(parts) >= 2 and parts[-2] == "assets"
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
@@ -144,8 +177,13 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Cache-Control", "no-cache")
+        ok = getattr(self, "_status", 0) in (200, 206)  # an error is never cached for a year
+        self.send_header("Cache-Control", IMMUTABLE if ok and immutable_url(self.path) else "no-cache")
         super().end_headers()
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status = code
+        super().send_response(code, message)
 
     def send_head(self) -> io.BytesIO | BinaryIO | None:  # the base class's (typeshed) signature
         self._send_length: int | None = None  # bytes copyfile sends of the file send_head returns

@@ -374,17 +374,32 @@ test("only 127.0.0.1 was contacted", () => {
   assert.ok(requests.every((r) => new URL(r.url).hostname === "127.0.0.1" || /^(blob|data):/.test(r.url)));
 });
 
-test("with the server stopped, a reload still searches (service worker + Cache Storage)", async () => {
-  await page.goto(URL_);
-  await waitReady(page);
-  await page.evaluate(() => navigator.serviceWorker.ready);
+test("with the server stopped, a reload still searches: online (HTTP cache) and offline (service worker)", async () => {
+  // Playwright's routing, this file's guard against other hosts, turns the HTTP cache off: a second context without
+  // it shows what a browser that is online gets (the WASM runtime from the HTTP cache, where its compiled code is
+  // kept; the shell from the service worker; the data and models from the device's store). The guarded context then
+  // goes offline: the service worker answers the runtime too.
+  const plain = await browser.newContext();
+  plain.on("request", (r) => {
+    if (!/^(http:\/\/127\.0\.0\.1[:/]|blob:|data:)/.test(r.url())) foreign.push(r.url());
+  });
+  const online = await plain.newPage();
+  for (const p of [online, page]) {
+    await p.goto(URL_);
+    await waitReady(p);
+    await p.evaluate(() => navigator.serviceWorker.ready);
+  }
   process.kill(SERVER_PID, "SIGTERM");
   await new Promise((r) => setTimeout(r, 500));
-  await page.reload();
-  await waitReady(page);
-  const got = await search(page, "left lower lobe opacity");
-  assert.equal(got.length, 10);
-  assert.equal(await pathOf(page), "live");
+  await context.setOffline(true);
+  for (const p of [online, page]) {
+    await p.reload();
+    await waitReady(p);
+    const got = await search(p, "left lower lobe opacity");
+    assert.equal(got.length, 10);
+    assert.equal(await pathOf(p), "live");
+  }
+  await plain.close();
 });
 
 test("the site itself broke no rule of its Content-Security-Policy (searches, uploads, pages, service worker)", () => {

@@ -120,12 +120,22 @@ test("version 2: live search equals medmir search, thumbnails by Range, every fi
   for (const f of shards) assert.ok(whole.includes(`/data/${f}`), `${f} loaded`);
   assert.ok(!whole.some((p) => /vision/.test(p)), "the vision model loads only when an image search is near");
 
-  // a repeat visit reads every data file from Cache Storage: only the two contracts go to the network
+  // a repeat visit reads every data file from the device's store: only the two contracts go to the network
   requests.length = 0;
   await page.reload();
   await page.waitForFunction(() => !document.querySelector('[aria-label="Loading the model and the index"]') && document.querySelector("#query"), null, { timeout: 120_000 });
   const again = requests.filter((r) => !r.range && /\/(data|model)\//.test(r.path)).map((r) => r.path).sort();
   assert.deepEqual(again, ["/data/index_info.json", "/model/manifest.json"]);
+  // the store is the origin private file system: one file per sha256, the text model and every shard among them
+  const kept = await page.evaluate(async () => {
+    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle("medmir-files");
+    const names = [];
+    for await (const [, site] of root.entries()) for await (const name of site.keys()) names.push(name);
+    return names;
+  });
+  const manifest = JSON.parse(readFileSync(join(PACK, "manifest.json"), "utf8"));
+  for (const f of shards) assert.ok(kept.includes(info.files[f].sha256), `${f} kept in OPFS`);
+  assert.ok(kept.includes(manifest.files[manifest.models.text.int8].sha256), "the text model kept in OPFS");
   await context.close();
 });
 

@@ -1,10 +1,18 @@
 // medmir's service worker: after one visit the site works offline. Network first (so a rebuilt site shows up),
-// falling back to what was cached. It precaches the app shell only (precache.json). Bundle and model files are not
-// cached here: the search worker downloads each once, verifies its sha256 and keeps it in Cache Storage under its
-// URL, which caches.match finds (a second copy here would double the storage, and precaching them doubled the
-// download). Only the two small contracts, which the worker always asks the network for first, are kept here.
-const SHELL = "medmir-shell-v2";
+// falling back to what was cached. It precaches the app shell and the two small contracts (precache.json). Bundle and
+// model files are not cached here: the search worker downloads each once, verifies its sha256 and keeps it on the
+// device itself (web/src/lib/fileStore.ts; a second copy here would double the storage, and precaching them doubled
+// the download). The contracts, which the worker always asks the network for first, are refreshed as they pass.
+const SHELL = "medmir-shell-v3";
 const WORKER_CACHED = /\/(data|model)\/(?!index_info\.json$|manifest\.json$)[^/]+$/;
+// The build's assets/ are named by their content: served from Cache Storage first (Chromium keeps the compiled code
+// of scripts it serves from there). onnxruntime-web's runtime (ort/FILE?v=VERSION, asked for by the search worker):
+// online, left to the browser's HTTP cache, which keeps the compiled WebAssembly with it from the first visit on; a
+// response this worker passes on from the network never has its compiled code kept, so every visit compiled
+// onnxruntime-web again and ran its first queries on unoptimised code (docs/PERFORMANCE.md). Its copy here (precached
+// under the same URL, else kept on first use) answers offline visits.
+const IMMUTABLE = /\/assets\/[^/?]+$/;
+const RUNTIME = /\/ort\/[^/?]+\?v=[^/?&]+$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -30,7 +38,17 @@ self.addEventListener("activate", (event) =>
 
 self.addEventListener("fetch", (event) => {
   const req = event.request;
-  if (req.method !== "GET" || new URL(req.url).origin !== self.location.origin) return;
+  const url = new URL(req.url);
+  if (req.method !== "GET" || url.origin !== self.location.origin) return;
+  if (RUNTIME.test(url.pathname + url.search)) {
+    if (self.navigator.onLine === false) event.respondWith(caches.match(req).then((hit) => hit ?? fetch(req)));
+    else event.waitUntil(keepCopy(req));
+    return;
+  }
+  if (IMMUTABLE.test(url.pathname) && !req.headers.has("range")) {
+    event.respondWith(cacheFirst(req));
+    return;
+  }
   event.respondWith(
     (async () => {
       try {
@@ -52,3 +70,20 @@ self.addEventListener("fetch", (event) => {
     })(),
   );
 });
+
+async function cacheFirst(req) {
+  const cache = await caches.open(SHELL);
+  const hit = await cache.match(req);
+  if (hit) return hit;
+  const res = await fetch(req);
+  if (res.status === 200) await cache.put(req, res.clone()).catch(() => undefined);
+  return res;
+}
+
+/** A copy of a runtime file for offline visits, once per version (the fetch is answered by the HTTP cache). */
+async function keepCopy(req) {
+  const cache = await caches.open(SHELL);
+  if (await cache.match(req)) return;
+  const res = await fetch(req.url);
+  if (res.status === 200) await cache.put(req.url, res).catch(() => undefined);
+}

@@ -1,15 +1,12 @@
-import { StrictMode } from "react";
-import { createRoot } from "react-dom/client";
 import "./index.css";
-import { App } from "./App";
+import { BASE } from "./lib/site";
+import { bootWorker } from "./lib/workerBoot";
 
 const root = document.getElementById("root");
 if (root) {
-  createRoot(root).render(
-    <StrictMode>
-      <App />
-    </StrictMode>,
-  );
+  // the worker first: it loads the model and the collection while the app's own code downloads and parses
+  bootWorker(BASE);
+  void import("./render").then((m) => m.render(root));
 }
 
 // Offline after the first visit (see public/sw.js); only in built sites, where the file exists.

@@ -1,6 +1,7 @@
 // Downloading pack and bundle files once: verified against the sha256 that manifest.json / index_info.json list,
-// kept in Cache Storage under their plain URL (the service worker finds them there when offline).
+// kept on this device (lib/fileStore.ts: OPFS, else Cache Storage), read from there on later visits and offline.
 
+import { fileStore } from "./fileStore";
 import { fetchParts, partsOf } from "./parts";
 
 export interface FileSpec {
@@ -12,22 +13,14 @@ export interface FileSpec {
 
 export type Progress = (loaded: number, total: number, fromCache: boolean) => void;
 
-const CACHE = "medmir-files-v1";
-const SHA_HEADER = "x-medmir-sha256";
-
 export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
   const view = data instanceof Uint8Array ? data : new Uint8Array(data);
   const digest = await crypto.subtle.digest("SHA-256", view as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function openCache(): Promise<Cache | null> {
-  try {
-    return typeof caches === "undefined" ? null : await caches.open(CACHE);
-  } catch {
-    return null; // Cache Storage refused (private mode, opaque origin): download every time
-  }
-}
+/** The site a bundle or pack file belongs to: its URL is SITE/data/NAME or SITE/model/NAME. */
+export const siteOf = (spec: FileSpec): string => new URL("../", spec.url).href;
 
 async function readWithProgress(res: Response, total: number, onProgress?: Progress): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(await res.arrayBuffer());
@@ -49,20 +42,15 @@ async function readWithProgress(res: Response, total: number, onProgress?: Progr
   return buf;
 }
 
-/** The file's verified bytes from Cache Storage, or null when no verified copy is there. */
-export async function readCached(spec: FileSpec, cache?: Cache | null): Promise<Uint8Array | null> {
-  const c = cache === undefined ? await openCache() : cache;
-  const hit = c ? await c.match(spec.url) : undefined;
-  if (!hit || hit.headers.get(SHA_HEADER) !== spec.sha256) return null;
-  const data = new Uint8Array(await hit.arrayBuffer());
-  return data.byteLength === spec.bytes ? data : null;
+/** The file's verified bytes as this device keeps them (lib/fileStore.ts), or null when none are kept. */
+export async function readCached(spec: FileSpec): Promise<Uint8Array | null> {
+  return (await fileStore(siteOf(spec)))?.read(spec) ?? null;
 }
 
-/** The file's bytes, verified; from Cache Storage when a verified copy is there. A file the site publishes in
- * parts (lib/parts.ts) is fetched part by part and joined first. */
+/** The file's bytes, verified; from this device's store when a verified copy is there. A file the site publishes
+ * in parts (lib/parts.ts) is fetched part by part and joined first. */
 export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Promise<Uint8Array> {
-  const cache = await openCache();
-  const hit = await readCached(spec, cache);
+  const hit = await readCached(spec);
   if (hit) {
     onProgress?.(spec.bytes, spec.bytes, true);
     return hit;
@@ -70,7 +58,7 @@ export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Prom
   const split = await partsOf(spec.url);
   if (split) {
     const data = await fetchParts(spec.name, split, spec.bytes, (loaded, total) => onProgress?.(loaded, total, false));
-    return verifyAndKeep(spec, data, cache);
+    return verifyAndKeep(spec, data);
   }
   let res: Response;
   try {
@@ -78,28 +66,29 @@ export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Prom
   } catch (e) {
     throw new Error(`${spec.name}: download failed (${e instanceof Error ? e.message : String(e)})`);
   }
-  return acceptWhole(spec, res, onProgress, cache);
+  return acceptWhole(spec, res, onProgress);
 }
 
-/** A 200 answer for the whole file: read, verified against its sha256, kept in Cache Storage. */
-export async function acceptWhole(spec: FileSpec, res: Response, onProgress?: Progress, cache?: Cache | null): Promise<Uint8Array> {
+/** A 200 answer for the whole file: read, verified against its sha256, kept on this device. */
+export async function acceptWhole(spec: FileSpec, res: Response, onProgress?: Progress): Promise<Uint8Array> {
   if (!res.ok) throw new Error(`${spec.name}: download failed (HTTP ${res.status})`);
-  return verifyAndKeep(spec, await readWithProgress(res, spec.bytes, onProgress), cache);
+  return verifyAndKeep(spec, await readWithProgress(res, spec.bytes, onProgress));
 }
 
-async function verifyAndKeep(spec: FileSpec, data: Uint8Array, cache?: Cache | null): Promise<Uint8Array> {
+async function verifyAndKeep(spec: FileSpec, data: Uint8Array): Promise<Uint8Array> {
   const digest = await sha256Hex(data);
   if (digest !== spec.sha256) {
     throw new Error(`${spec.name}: sha256 mismatch, the file on the server is not the one its manifest lists (tampered or corrupt)`);
   }
-  const c = cache === undefined ? await openCache() : cache;
-  if (c) {
-    // not awaited: writing a 100 MB model to Cache Storage takes a noticeable time the search need not wait for
-    // (a visit that ends before it completes just downloads the file again next time)
-    const headers = { [SHA_HEADER]: spec.sha256, "content-type": "application/octet-stream" };
-    void c.put(spec.url, new Response(data.slice().buffer as ArrayBuffer, { headers })).catch(() => undefined);
-  }
+  // not awaited: writing a 100 MB model takes a noticeable time the search need not wait for (a visit that ends
+  // before it completes downloads the file again next time)
+  void fileStore(siteOf(spec)).then((store) => store?.write(spec, data));
   return data;
+}
+
+/** Removes the kept files of the site of `keep` that it no longer lists (an earlier build's shards and models). */
+export async function pruneKept(keep: readonly FileSpec[]): Promise<void> {
+  if (keep.length > 0) await (await fileStore(siteOf(keep[0]!)))?.prune(keep);
 }
 
 const SETTINGS = "medmir-settings-v1";

@@ -1,5 +1,5 @@
 // Files a site publishes in parts (`medmir site`: any file over 20 MiB, so no file exceeds a static host's 25 MB
-// limit; the list is the site's parts.json, docs/FORMAT.md). Read only when a file is not in Cache Storage yet.
+// limit; the list is the site's parts.json, docs/FORMAT.md). Read only when a file is not kept on the device yet.
 
 export interface SplitFile {
   bytes: number;
@@ -27,7 +27,7 @@ async function load(url: string): Promise<Map<string, SplitFile>> {
   try {
     res = await fetch(url, { cache: "no-store" });
   } catch {
-    return new Map(); // offline: only files already in Cache Storage can be had anyway
+    return new Map(); // offline: only files already kept on the device can be had anyway
   }
   if (res.status === 404) return new Map(); // a site written before parts existed
   if (!res.ok) throw new Error(`parts.json: cannot load (HTTP ${res.status})`);

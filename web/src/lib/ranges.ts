@@ -1,7 +1,7 @@
 // Parts of large bundle files (thumbnail packs, neighbour shards) by HTTP Range request, so a page showing ten
 // results downloads ten thumbnails, not ten packs. Hosts that ignore Range answer 200 with the whole file: then
-// the whole file is verified (sha256), kept in Cache Storage, and every later part is cut from it, so no file is
-// downloaded twice. A file already in Cache Storage (verified) is read from there, which also works offline.
+// the whole file is verified (sha256), kept on the device (lib/fileStore.ts), and every later part is cut from it, so no file is
+// downloaded twice. A file already kept (verified) is read from there, which also works offline.
 
 import { acceptWhole, fetchVerified, readCached, type FileSpec } from "./cache";
 import { partsOf } from "./parts";
@@ -70,7 +70,7 @@ export class RangeReader {
     return p;
   }
 
-  // a few whole files in memory (a thumbnail pack is ~10 MB); the rest stay in Cache Storage
+  // a few whole files in memory (a thumbnail pack is ~10 MB); the rest stay in the device's store
   private keep(url: string, p: Promise<Uint8Array>): void {
     this.whole.delete(url);
     this.whole.set(url, p);

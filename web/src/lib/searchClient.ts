@@ -3,6 +3,7 @@
 import type { BenchResult, Filters, ProgressInfo, ReadyInfo, Reply } from "../worker/messages";
 import type { IndexInfo, Manifest } from "./bundle";
 import { dataUrl } from "./display";
+import { takeWorker } from "./workerBoot";
 
 export type SearchResult = Omit<Extract<Reply, { type: "results" }>, "type">;
 
@@ -33,10 +34,15 @@ export class SearchClient {
     private base: string,
     private events: ClientEvents,
   ) {
-    this.worker = new Worker(new URL("../worker/search.worker.ts", import.meta.url), { type: "module", name: "medmir-search" });
-    this.worker.onmessage = (ev: MessageEvent<Reply>) => this.handle(ev.data);
+    const { worker, early } = takeWorker(base);
+    this.worker = worker;
     this.worker.onerror = (ev) => this.events.onFatal(`the search worker failed: ${ev.message || "unknown error"}`);
-    this.worker.postMessage({ type: "init", base });
+    // after the render that created this client (the events set its state); replies keep their order: until then
+    // the boot handler still collects them
+    queueMicrotask(() => {
+      for (const r of early.splice(0)) this.handle(r);
+      worker.onmessage = (ev: MessageEvent<Reply>) => this.handle(ev.data);
+    });
   }
 
   private settle<T>(map: Map<number, Waiter<T>>, id: number): Waiter<T> | undefined {

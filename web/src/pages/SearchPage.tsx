@@ -291,6 +291,7 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
             data-kernel={ready?.kernel}
             data-threads={ready?.threads}
             data-thread-reason={ready?.threadReason}
+            data-startup={ready ? JSON.stringify(ready.startup) : undefined}
             data-warm={result.warm}
           >
             {PATH_TEXT[result.path]}

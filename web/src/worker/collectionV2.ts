@@ -1,6 +1,6 @@
 // Bundle format version 2 in the search worker (docs/FORMAT.md). The page can search once the metadata, the
 // scales, the thumbnail index and the first int8 shard are in; the other shards follow in the background, each
-// verified and kept in Cache Storage, and every result says how many rows it covered. Neighbours and thumbnails
+// verified and kept on the device, and every result says how many rows it covered. Neighbours and thumbnails
 // are read by HTTP Range from their shards and packs (whole files where a host ignores Range).
 
 import { bundleFile } from "../lib/bundle";

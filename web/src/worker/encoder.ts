@@ -1,5 +1,6 @@
 // onnxruntime-web sessions for the pack's INT8 towers (WASM backend, self-hosted files, threads when isolated).
 import * as ort from "onnxruntime-web/wasm";
+import { weightsApart } from "./onnxWeights";
 
 let configured = false;
 
@@ -7,7 +8,13 @@ let configured = false;
  * The count is global and read once, before the first session: later calls return the count in force. */
 export function configureOrt(base: string, threads = 1): number {
   if (!configured) {
-    ort.env.wasm.wasmPaths = new URL("ort/", base).href;
+    // the version in the URL names the files' content: the service worker serves them from Cache Storage first
+    // (web/public/sw.js), which lets Chromium keep their compiled code between visits
+    const v = `?v=${encodeURIComponent(ort.env.versions.web ?? "0")}`;
+    ort.env.wasm.wasmPaths = {
+      mjs: new URL(`ort/ort-wasm-simd-threaded.mjs${v}`, base).href,
+      wasm: new URL(`ort/ort-wasm-simd-threaded.wasm${v}`, base).href,
+    };
     const isolated = typeof crossOriginIsolated !== "undefined" && crossOriginIsolated;
     ort.env.wasm.numThreads = isolated ? Math.max(1, Math.floor(threads)) : 1; // threads need SharedArrayBuffer
     ort.env.wasm.proxy = false;
@@ -25,9 +32,13 @@ export const RUNTIME = `onnxruntime-web ${ort.env.versions.web ?? "?"} wasm`;
 // start-up, whatever the level.
 export const GRAPH_OPTIMIZATION = "basic";
 
+/** A session of the model; its weights go in as external data (worker/onnxWeights.ts: a third of the memory). */
 export async function createSession(model: Uint8Array, name: string): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(model, { executionProviders: ["wasm"], graphOptimizationLevel: GRAPH_OPTIMIZATION });
+    const split = weightsApart(model);
+    const options: ort.InferenceSession.SessionOptions = { executionProviders: ["wasm"], graphOptimizationLevel: GRAPH_OPTIMIZATION };
+    if (split) options.externalData = [{ path: split.location, data: model }];
+    return await ort.InferenceSession.create(split ? split.graph : model, options);
   } catch (e) {
     throw new Error(`${name}: onnxruntime-web cannot load it (${e instanceof Error ? e.message : String(e)})`);
   }

@@ -25,7 +25,11 @@ export interface ReadyInfo {
   threads: number;
   threadReason: ThreadReason;
   fallbackQueries: string[];
+  /** when each start-up step ended (epoch ms, performance.timeOrigin + now): where a visit's wait went */
+  startup: Record<StartupStep, number>;
 }
+
+export type StartupStep = "init" | "contracts" | "textBytes" | "textSession" | "collection" | "ready";
 
 /** A model's warm-up finished: `runs` dummy runs in `ms`, the last ones taking `steadyMs` each. */
 export interface WarmInfo {

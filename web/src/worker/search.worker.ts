@@ -1,12 +1,12 @@
 // The search worker: owns the tokenizer, the ONNX sessions and the embeddings; the page only renders.
 import type * as ortTypes from "onnxruntime-web/wasm";
-import { loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
-import { fetchVerified, readSetting, writeSetting } from "../lib/cache";
+import { bundleFile, loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
+import { fetchVerified, pruneKept, readCached, readSetting, writeSetting, type FileSpec } from "../lib/cache";
 import { configureParts } from "../lib/parts";
 import { CollectionV1, type Collection } from "./collection";
 import { CollectionV2 } from "./collectionV2";
 import { configureOrt, createSession, embedPixels, embedText, RUNTIME } from "./encoder";
-import type { BenchStat, Coverage, Filters, Reply, Request, SearchPath, Timing, WarmInfo } from "./messages";
+import type { BenchStat, Coverage, Filters, ReadyInfo, Reply, Request, SearchPath, StartupStep, Timing, WarmInfo } from "./messages";
 import { centerCrop, preprocess, resizeBicubic, rgbaToRgb, shorterSideSize } from "./preprocess";
 import { matchFallback } from "./queryMatch";
 import type { Hit } from "./ranking";
@@ -49,51 +49,84 @@ function collectionClass(info: IndexInfo) {
   return info.format_version === 2 ? CollectionV2 : CollectionV1;
 }
 
+const epochNow = (): number => performance.timeOrigin + performance.now();
+type Stamp = <T>(step: StartupStep) => (value: T) => T;
+
 async function init(base: string): Promise<State> {
+  const startup: Partial<Record<StartupStep, number>> = { init: epochNow() };
+  const stamp: Stamp = (step) => (value) => ((startup[step] = epochNow()), value);
   configureParts(base);
-  const { info, manifest } = await loadContracts(base);
-  const textName = manifest.models.text.int8;
-  const textSpec = modelFile(base, manifest, textName);
+  const { info, manifest } = await loadContracts(base).then(stamp("contracts"));
+  const textSpec = modelFile(base, manifest, manifest.models.text.int8);
   const vocabSpec = modelFile(base, manifest, manifest.tokenizer.vocab);
   const plan = Object.fromEntries([
     ...collectionClass(info).FIRST_FILES.map((f) => [f, info.files[f]?.bytes ?? 0]),
     [vocabSpec.name, vocabSpec.bytes],
-    [textName, textSpec.bytes],
+    [textSpec.name, textSpec.bytes],
   ]);
   post({ type: "contracts", info, manifest, plan });
-  const cores = navigator.hardwareConcurrency || 1;
-  const isolated = typeof crossOriginIsolated !== "undefined" && crossOriginIsolated;
-  const calibration = { url: new URL("medmir-calibration.json", base).href, key: calibrationKey(textSpec.sha256, cores, RUNTIME) };
-  const choice = chooseThreads(threadCandidates(cores, isolated), parseRecord(await readSetting(calibration.url), calibration.key));
-  const threads = { ...choice, threads: configureOrt(base, choice.threads) };
-  // the text session is created as soon as its bytes are in, while the collection still loads
+  const calibration = { url: new URL("medmir-calibration.json", base).href, key: calibrationKey(textSpec.sha256, cores(), RUNTIME) };
+  const threads = await threadCount(base, calibration);
+  // A repeat visit reads the model from the device's store before the collection's shards: read side by side, both
+  // took as long as the two one after the other, and the model is the longer path (its session comes after it).
+  const cachedText = await readCached(textSpec);
   const [collection, vocabBytes, text] = await Promise.all([
-    collectionClass(info).open(base, info, progress),
+    collectionClass(info).open(base, info, progress).then(stamp<Collection>("collection")),
     fetchVerified(vocabSpec, progress(vocabSpec.name)),
-    fetchVerified(textSpec, progress(textName)).then((bytes) => createSession(bytes, textName)),
+    textSession(textSpec, cachedText, stamp),
   ]);
   const tokenizer = new WordPieceTokenizer(parseVocab(new TextDecoder().decode(vocabBytes)), manifest.tokenizer);
   const state: State = { base, info, manifest, collection, tokenizer, text, threads, calibration };
-  post({
-    type: "ready",
-    info: {
-      count: info.count,
-      loaded: collection.loaded(),
-      dim: info.dim,
-      randomWeights: Boolean(info.random_weights || manifest.model.random_weights),
-      modelTitle: manifest.model.title,
-      threads: threads.threads,
-      threadReason: threads.reason,
-      fallbackQueries: collection.fallback.map((q) => q.query),
-      labels: collection.labelNames(),
-      kernel: collection.kernel,
-      formatVersion: collection.version,
-    },
-  });
+  post({ type: "ready", info: readyInfo(state, { ...startup, ready: epochNow() } as Record<StartupStep, number>) });
   // after "ready", never before it; in a later task, so searches that waited for `ready` take the queue first
   setTimeout(() => void warmText(state).catch(() => undefined), 0);
+  void pruneKept(keptFiles(base, info, manifest)).catch(() => undefined);
   collection.loadRest(progress, (rows) => post({ type: "loaded", rows, count: info.count })).catch((e: unknown) => fail(e));
   return state;
+}
+
+const cores = (): number => navigator.hardwareConcurrency || 1;
+
+/** The WASM thread count for this visit, from this device's calibration record (worker/threads.ts). */
+async function threadCount(base: string, calibration: { url: string; key: string }): Promise<ThreadChoice> {
+  const isolated = typeof crossOriginIsolated !== "undefined" && crossOriginIsolated;
+  const choice = chooseThreads(threadCandidates(cores(), isolated), parseRecord(await readSetting(calibration.url), calibration.key));
+  return { ...choice, threads: configureOrt(base, choice.threads) };
+}
+
+/** The text model's session, created as soon as its bytes are in (from the device's store, or downloaded). */
+function textSession(spec: FileSpec, cached: Uint8Array | null, stamp: Stamp): Promise<ortTypes.InferenceSession> {
+  if (cached) progress(spec.name)(spec.bytes, spec.bytes, true);
+  return (cached ? Promise.resolve(cached) : fetchVerified(spec, progress(spec.name)))
+    .then(stamp<Uint8Array>("textBytes"))
+    .then((bytes) => createSession(bytes, spec.name))
+    .then(stamp<ortTypes.InferenceSession>("textSession"));
+}
+
+function readyInfo(s: State, startup: Record<StartupStep, number>): ReadyInfo {
+  const { info, manifest, collection } = s;
+  return {
+    count: info.count,
+    loaded: collection.loaded(),
+    dim: info.dim,
+    randomWeights: Boolean(info.random_weights || manifest.model.random_weights),
+    modelTitle: manifest.model.title,
+    threads: s.threads.threads,
+    threadReason: s.threads.reason,
+    fallbackQueries: collection.fallback.map((q) => q.query),
+    labels: collection.labelNames(),
+    kernel: collection.kernel,
+    formatVersion: collection.version,
+    startup,
+  };
+}
+
+/** Every file this site may keep on the device: the rest (an earlier build's) is removed. */
+function keptFiles(base: string, info: IndexInfo, manifest: Manifest): FileSpec[] {
+  return [
+    ...Object.keys(info.files).map((n) => bundleFile(base, info, n)),
+    ...Object.keys(manifest.files).map((n) => modelFile(base, manifest, n)),
+  ];
 }
 
 /** Dummy runs while the user reads or types, until V8 has compiled the hot kernels (worker/warmup.ts); then the
