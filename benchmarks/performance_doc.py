@@ -67,7 +67,8 @@ def render_headline(name: str, r: dict[str, Any]) -> str:
         f"{h['ranking_n']:,} images takes {h['ranking_browser_ms']} ms "
         f"({h['ranking_speedup_vs_plain']}x a plain loop and sort); with the model cached, the first live result "
         f"comes {h['cold_start_with_cache_ms']} ms after page load; a first visit downloads {h['first_visit_mb']} MB, "
-        f"a repeat visit {h['repeat_visit_kb']} kB.{scale_sentence()} Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."
+        f"a repeat visit {h['repeat_visit_kb']} kB.{scale_sentence()} "
+        "Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."
     )
 
 

@@ -322,26 +322,28 @@ def user_path(site: Path, pack_dir: Path, *, quick: bool) -> dict[str, Any]:
 
 
 def _bench_page(site: Path, pack_dir: Path, with_fp32: bool) -> None:
-    """bench.html + its modules beside the site; the FP32 text model only for the comparison."""
+    """bench.html + its modules beside the site, with the text models whole (the site may publish them in parts);
+    the FP32 text model only for the comparison."""
     dst = site / "bench"
     dst.mkdir(exist_ok=True)
     for f in ("bench.html", "bench.mjs"):
         shutil.copyfile(BROWSER / f, dst / f)
     shutil.copyfile(WEB / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs", dst / "ort.wasm.min.mjs")
-    subprocess.run(
-        [
-            "node",
-            "-e",
-            "require('esbuild').buildSync({entryPoints:[process.argv[1]],bundle:true,format:'esm',"
-            "outfile:process.argv[2]})",
-            str(WEB / "src" / "worker" / "ranking.ts"),
-            str(dst / "ranking.mjs"),
-        ],
-        cwd=WEB,
-        check=True,
-    )
-    if with_fp32:
-        shutil.copyfile(pack_dir / "text.onnx", site / "model" / "text.onnx")
+    for module in ("ranking", "onnxWeights"):  # the site's own code, as the search worker runs it
+        subprocess.run(
+            [
+                "node",
+                "-e",
+                "require('esbuild').buildSync({entryPoints:[process.argv[1]],bundle:true,format:'esm',"
+                "outfile:process.argv[2]})",
+                str(WEB / "src" / "worker" / f"{module}.ts"),
+                str(dst / f"{module}.mjs"),
+            ],
+            cwd=WEB,
+            check=True,
+        )
+    for name in ("text.int8.onnx", *(("text.onnx",) if with_fp32 else ())):
+        shutil.copyfile(pack_dir / name, dst / name)
 
 
 def browser(site: Path, pack_dir: Path, *, quick: bool) -> dict[str, Any]:
@@ -366,21 +368,21 @@ def browser(site: Path, pack_dir: Path, *, quick: bool) -> dict[str, Any]:
             "ranking_runs": 3 if quick else 15,
             "tier_up": {"tokens": 12, "runs": 5 if quick else 40},
             "models": [
-                {"name": "int8, real token count", "url": "../model/text.int8.onnx", "cases": int8},
+                {"name": "int8, real token count", "url": "text.int8.onnx", "cases": int8},
                 {
                     "name": "int8, graph optimisation 'all'",
-                    "url": "../model/text.int8.onnx",
+                    "url": "text.int8.onnx",
                     "level": "all",
                     "cases": [{"case": "short", "tokens": TEXT_CASES["short"], "pad_to": TEXT_CASES["short"]}],
                 },
                 {
                     "name": "fp32, padded to 256 (seed)",
-                    "url": "../model/text.onnx",
+                    "url": "text.onnx",
                     "cases": [{"case": "short", "tokens": TEXT_CASES["short"], "pad_to": 256}],
                 },
                 {
                     "name": "fp32, padded to 77",
-                    "url": "../model/text.onnx",
+                    "url": "text.onnx",
                     "cases": [{"case": "short", "tokens": TEXT_CASES["short"], "pad_to": 77}],
                 },
             ],

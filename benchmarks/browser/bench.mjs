@@ -1,6 +1,7 @@
 // Browser micro-benchmarks, driven by benchmarks/browser/run.mjs through window.medmirBench.
 // Text models run on synthetic ids of a given length (the tokenizer is timed by the site's own Benchmark page).
 import * as ort from "./ort.wasm.min.mjs";
+import { weightsApart } from "./onnxWeights.mjs";
 import { createScorer, scoreAll, topK } from "./ranking.mjs";
 
 const params = new URLSearchParams(location.search);
@@ -14,12 +15,16 @@ function stats(samples) {
   return { runs: s.length, median_ms: at(0.5), p95_ms: at(0.95), samples_ms: samples };
 }
 
+// as the site's search worker creates a session (web/src/worker/encoder.ts): the weights as external data
 async function loadModel(url, level = "basic") {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
   const t = performance.now();
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: level });
+  const split = weightsApart(bytes);
+  const options = { executionProviders: ["wasm"], graphOptimizationLevel: level };
+  if (split) options.externalData = [{ path: split.location, data: bytes }];
+  const session = await ort.InferenceSession.create(split ? split.graph : bytes, options);
   return { session, createMs: performance.now() - t };
 }
 
