@@ -17,6 +17,12 @@ __all__ = ["BIOMEDCLIP", "FIXTURES", "NIH_SAMPLE", "ROOT", "SHARED"]
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not (BIOMEDCLIP / "open_clip_config.json").exists():
         raise pytest.UsageError(f"{BIOMEDCLIP} not found: the tests need ../shared beside the repository")
+    # the record of verified bundles (bundle/verify.py verify_once) in a folder of this run, never the user's home;
+    # inherited by the commands the tests run
+    import os
+    import tempfile
+
+    os.environ["MEDMIR_VERIFIED"] = str(Path(tempfile.mkdtemp(prefix="medmir-verified-")) / "verified.json")
 
 
 @pytest.fixture(scope="session")

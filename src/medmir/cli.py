@@ -9,9 +9,11 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 
 from medmir import __version__
 from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, READABLE_VERSIONS
@@ -166,41 +168,67 @@ def _index(a: argparse.Namespace) -> int:
 
 
 def _search(a: argparse.Namespace) -> int:
-    from medmir.bundle.read import Bundle
-    from medmir.model.pack import ModelPack, indexed_with
-    from medmir.search import search_image, search_text
+    """`medmir search`: the Python API (medmir.api) on the command line."""
+    from medmir.api import Filters
+    from medmir.api import open as open_collection
 
-    if (a.text is None) == (a.image is None):
-        raise MedmirError("give a query TEXT or --image PATH (one of them)")
-    bundle = Bundle.open(a.bundle, verify=not a.no_verify)
-    pack = ModelPack.open(a.model)
-    if a.query_embedding:
-        from medmir.search import query_embedding
+    if sum(x is not None for x in (a.text, a.image, a.queries)) != 1:
+        raise MedmirError("give a query TEXT, --image PATH or --queries FILE (one of them)")
+    col = open_collection(a.bundle, a.model, verify=not a.no_verify, precision=a.precision,
+                          allow_other_model=a.allow_other_model)  # fmt: skip
+    with col:
+        if a.allow_other_model and not _indexed_with(col):
+            err.print(
+                f"[bold red]WARNING: {escape(str(a.model))} is not the pack {escape(str(a.bundle))} was indexed with: "
+                "queries and images are embedded by different models, so these scores and ranks mean nothing"
+                "[/bold red]",
+                soft_wrap=True,
+            )
+        filters = Filters(tuple(a.any_label), tuple(a.all_labels), tuple(a.no_label))
+        if a.queries is not None:
+            return _search_many(col, a, filters)
+        query = a.image if a.image is not None else a.text
+        if a.query_embedding:
+            vec = col.query_vector(query)
+            sys.stdout.write(json.dumps([round(float(v), 7) for v in vec]) + "\n")
+            return 0
+        results = col.search(query, a.k, filters)
+        if a.json:
+            sys.stdout.write(json.dumps([r.as_json() for r in results], ensure_ascii=False) + "\n")
+            return 0
+        from rich.table import Table
 
-        vec = query_embedding(pack, a.text, a.image, a.precision)
-        sys.stdout.write(json.dumps([round(float(v), 7) for v in vec]) + "\n")
-        return 0
-    if a.allow_other_model and not indexed_with(pack, bundle.info):
-        err.print(
-            f"[bold red]WARNING: {escape(str(a.model))} is not the pack {escape(str(a.bundle))} was indexed with: "
-            "queries and images are embedded by different models, so these scores and ranks mean nothing[/bold red]",
-            soft_wrap=True,
-        )
-    if a.image is not None:
-        hits = search_image(bundle, pack, a.image, a.k, a.precision, allow_other_model=a.allow_other_model)
-    else:
-        hits = search_text(bundle, pack, a.text, a.k, a.precision, allow_other_model=a.allow_other_model)
-    if a.json:
-        sys.stdout.write(json.dumps([h.as_json() for h in hits], ensure_ascii=False) + "\n")
-        return 0
-    from rich.table import Table
+        table = Table("rank", "score", "file", "labels", "patient")
+        for r in results:
+            table.add_row(str(r.rank), f"{r.score:.4f}", escape(r.filename), escape(", ".join(r.labels)),
+                          escape(r.patient))  # fmt: skip
+        Console(highlight=False).print(table)
+        if col.pack.random_weights:
+            err.print("[bold red]random weights: results are meaningless[/bold red]")
+    return 0
 
-    table = Table("rank", "score", "file", "labels")
-    for h in hits:
-        table.add_row(str(h.rank), f"{h.score:.4f}", escape(h.filename), escape(", ".join(h.labels)))
-    Console(highlight=False).print(table)
-    if pack.random_weights:
-        err.print("[bold red]random weights: results are meaningless[/bold red]")
+
+def _indexed_with(col: Any) -> bool:
+    from medmir.model.pack import indexed_with
+
+    return bool(indexed_with(col.pack, col.bundle.info))
+
+
+def _search_many(col: Any, a: argparse.Namespace, filters: Any) -> int:
+    """--queries FILE: one query a line, or a CSV with a `query` column; JSON lines (default) or CSV out."""
+    from medmir.batch import read_queries, write_results
+
+    queries = read_queries(a.queries)
+    with Progress(*Progress.get_default_columns(), console=err, transient=True) as bar:
+        task = bar.add_task("searching", total=len(queries))
+
+        def results() -> Any:
+            for q, rs in zip(queries, col.search_many(queries, a.k, filters), strict=True):
+                bar.advance(task)
+                yield q, rs
+
+        n = write_results(results(), a.out, "csv" if a.csv else "jsonl")
+    err.print(f"{n} queries, {n * a.k} results at most" + (f" -> {escape(str(a.out))}" if a.out else ""))
     return 0
 
 
@@ -407,11 +435,24 @@ def build_parser() -> argparse.ArgumentParser:
     sr = sub.add_parser("search", help="rank a bundle for a text or an image (the browser's ranking)")
     sr.add_argument("text", nargs="?", default=None)
     sr.add_argument("--image", type=Path, default=None)
+    sr.add_argument(
+        "--queries",
+        type=Path,
+        default=None,
+        help="many queries in one run: a text file (one a line), or a CSV with a 'query' column",
+    )
+    sr.add_argument("--out", type=Path, default=None, help="--queries: write the results here (default: stdout)")
+    sr.add_argument("--csv", action="store_true", help="--queries: CSV (query, rank, filename, score, labels, "
+                    "patient) instead of JSON lines")  # fmt: skip
+    sr.add_argument("--any-label", action="append", default=[], metavar="LABEL", help="only rows with one of these")
+    sr.add_argument("--all-labels", action="append", default=[], metavar="LABEL", help="only rows with all of these")
+    sr.add_argument("--no-label", action="append", default=[], metavar="LABEL", help="no row with any of these")
     sr.add_argument("--bundle", required=True, type=Path)
     sr.add_argument("--model", required=True, type=Path)
     sr.add_argument("--k", type=count(), default=10)
     sr.add_argument("--precision", choices=("fp32", "int8"), default="int8", help="query encoder (browser: int8)")
-    sr.add_argument("--json", action="store_true", help='print [{"rank", "filename", "score", "labels"}, ...]')
+    sr.add_argument("--json", action="store_true",
+                    help='print [{"rank", "filename", "score", "labels", "patient", "row"}, ...]')  # fmt: skip
     sr.add_argument("--no-verify", action="store_true", help="skip checksum verification of the bundle")
     sr.add_argument("--query-embedding", action="store_true", help="print the query's embedding instead (JSON)")
     sr.add_argument(

@@ -7,7 +7,8 @@ reads them; the report text is derived from the labels, as the writer of version
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 from medmir.bundle.format import FORMAT_NAME, IMAGES, thumbnail_name
 from medmir.data.records import Record
@@ -54,43 +55,86 @@ def encode(records: list[Record]) -> dict[str, Any]:
     }
 
 
-def decode(meta: Any, n: int, where: str) -> list[dict[str, Any]]:
-    """The rows as version 1 entries; a malformed file is an error naming `where`."""
-    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), dict) for k in ("columns", "tables")):
-        raise MedmirError(f"{where}: no 'columns' and 'tables' (not a version 2 metadata file)")
-    cols, tables = meta["columns"], meta["tables"]
-    for name in COLUMNS:
-        if not isinstance(cols.get(name), list) or len(cols[name]) != n:
-            raise MedmirError(f"{where}: column {name!r} must list {n} values")
-    for name in TABLES:
-        if not isinstance(tables.get(name), list) or not all(isinstance(v, str) for v in tables[name]):
-            raise MedmirError(f"{where}: table {name!r} must be a list of strings")
+class Rows(Sequence[dict[str, Any]]):
+    """The rows as version 1 entries, each built when first asked for: a search that shows 10 of 112,120 rows builds
+    10. The columns' shapes are checked at once; a row's values when it is built (`decode` checks them all)."""
 
-    def look(table: str, i: Any, row: int) -> str:
+    def __init__(self, meta: Any, n: int, where: str) -> None:
+        if not isinstance(meta, dict) or not all(isinstance(meta.get(k), dict) for k in ("columns", "tables")):
+            raise MedmirError(f"{where}: no 'columns' and 'tables' (not a version 2 metadata file)")
+        self._cols, self._tables, self._n, self._where = meta["columns"], meta["tables"], n, where
+        for name in COLUMNS:
+            if not isinstance(self._cols.get(name), list) or len(self._cols[name]) != n:
+                raise MedmirError(f"{where}: column {name!r} must list {n} values")
+        for name in TABLES:
+            if not isinstance(self._tables.get(name), list) or not all(isinstance(v, str) for v in self._tables[name]):
+                raise MedmirError(f"{where}: table {name!r} must be a list of strings")
+        self._built: dict[int, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  (mutable contents, like a list)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        row = int(i) + self._n if int(i) < 0 else int(i)
+        if not 0 <= row < self._n:
+            raise IndexError(f"row {i} of {self._n}")
+        if row not in self._built:
+            self._built[row] = self._build(row)
+        return self._built[row]
+
+    @property
+    def built(self) -> int:
+        """How many rows were built so far."""
+        return len(self._built)
+
+    def label_ids(self, row: int) -> list[int]:
+        """Row `row`'s label indices into `label_table` (no row built)."""
+        return list(self._cols["labels"][row])
+
+    @property
+    def label_table(self) -> list[str]:
+        return list(self._tables["labels"])
+
+    def _look(self, table: str, i: Any, row: int) -> str:
         if i == -1:
             return ""
-        if not isinstance(i, int) or not 0 <= i < len(tables[table]):
-            raise MedmirError(f"{where}: row {row}: {i!r} is not an index of table {table!r}")
-        return tables[table][i]
+        if not isinstance(i, int) or not 0 <= i < len(self._tables[table]):
+            raise MedmirError(f"{self._where}: row {row}: {i!r} is not an index of table {table!r}")
+        return str(self._tables[table][i])
 
-    rows = []
-    for i in range(n):
-        labels = [look("labels", j, i) for j in cols["labels"][i]] if isinstance(cols["labels"][i], list) else None
+    def _build(self, i: int) -> dict[str, Any]:
+        cols = self._cols
+        ids = cols["labels"][i]
+        labels = [self._look("labels", j, i) for j in ids] if isinstance(ids, list) else None
         if labels is None or "" in labels:
-            raise MedmirError(f"{where}: row {i}: labels must be a list of label indices")
+            raise MedmirError(f"{self._where}: row {i}: labels must be a list of label indices")
         record = Record(str(cols["filename"][i]), tuple(labels))
-        rows.append(
-            {
-                "id": i,
-                "filename": record.filename,
-                "thumbnail": f"{IMAGES}/{thumbnail_name(record.filename)}",
-                "labels": labels,
-                "primary_label": look("labels", cols["primary_label"][i], i),
-                "report": record.report,
-                "patient_id": look("patients", cols["patient"][i], i),
-                "age": cols["age"][i],
-                "sex": look("sex", cols["sex"][i], i),
-                "view": look("view", cols["view"][i], i),
-            }
-        )
-    return rows
+        return {
+            "id": i,
+            "filename": record.filename,
+            "thumbnail": f"{IMAGES}/{thumbnail_name(record.filename)}",
+            "labels": labels,
+            "primary_label": self._look("labels", cols["primary_label"][i], i),
+            "report": record.report,
+            "patient_id": self._look("patients", cols["patient"][i], i),
+            "age": cols["age"][i],
+            "sex": self._look("sex", cols["sex"][i], i),
+            "view": self._look("view", cols["view"][i], i),
+        }
+
+
+def decode(meta: Any, n: int, where: str) -> list[dict[str, Any]]:
+    """Every row as a version 1 entry, each checked; a malformed file is an error naming `where`."""
+    rows = Rows(meta, n, where)
+    return [rows[i] for i in range(n)]

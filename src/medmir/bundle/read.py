@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,10 @@ def read_info(bundle: Path) -> dict[str, Any]:
 class Bundle:
     dir: Path
     info: dict[str, Any]
-    metadata: list[dict[str, Any]]
-    embeddings: np.ndarray  # float32 [count, dim]: the rows (version 2: dequantized, for inspection only)
+    metadata: Sequence[dict[str, Any]]  # version 2: built row by row as asked for (bundle/columns.py)
+    _embeddings: np.ndarray | None  # version 1: float32 [count, dim], memory-mapped
     rows: Int8Rows | None = None  # version 2: what ranking uses
+    _nn: dict[str, Any] | None = None  # version 1's nearest_neighbors.json, once read
 
     @classmethod
     def open(cls, bundle: Path, *, verify: bool = True) -> Bundle:
@@ -78,13 +80,20 @@ class Bundle:
         n, dim = int(info["count"]), int(info["dim"])
         meta = read_json_file(bundle / METADATA)
         if info["format_version"] == 2:
-            rows = read_int8_rows(bundle, info)
-            return cls(bundle, info, columns.decode(meta, n, str(bundle / METADATA)), rows.dequantize(), rows)
+            return cls(bundle, info, columns.Rows(meta, n, str(bundle / METADATA)), None, read_int8_rows(bundle, info))
         path = bundle / EMBEDDINGS
         if not path.is_file() or path.stat().st_size != n * dim * 4:
             raise MedmirError(f"{path}: expected {n} x {dim} float32 = {n * dim * 4} bytes")
         emb = np.memmap(path, dtype="<f4", mode="r", shape=(n, dim)) if n else np.zeros((0, dim), np.float32)
         return cls(bundle, info, meta["images"], emb)
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """float32 [count, dim]: the rows (version 2: dequantized when first asked for, for inspection only)."""
+        if self._embeddings is None:
+            assert self.rows is not None
+            self._embeddings = self.rows.dequantize()
+        return self._embeddings
 
     @property
     def count(self) -> int:
@@ -99,7 +108,7 @@ class Bundle:
     def score_matrix(self, queries: np.ndarray) -> np.ndarray:
         """float32 [len(queries), count]."""
         if self.rows is not None:
-            return np.stack([self.rows.scores(q) for q in queries]) if len(queries) else np.zeros((0, self.count))
+            return self.rows.scores_many(queries) if len(queries) else np.zeros((0, self.count), np.float32)
         return np.asarray(np.asarray(queries, dtype=np.float32) @ np.asarray(self.embeddings).T, dtype=np.float32)
 
     def neighbors(self) -> dict[str, Any]:
@@ -108,6 +117,39 @@ class Bundle:
             ids, scores = read_neighbor_shards(self.dir, self.info)
             return {"k": int(ids.shape[1]), "ids": ids.tolist(), "scores": scores.tolist()}
         return read_json_file(self.dir / NEIGHBORS)
+
+    def embedding(self, row: int) -> np.ndarray:
+        """float32 [dim]: row `row` (version 2: dequantized from its int8 code)."""
+        if self.rows is None:
+            return np.asarray(self.embeddings[row], dtype=np.float32)
+        r = self.rows
+        return r.codes[row].astype(np.float32) * r.scales[row] + r.center
+
+    def row_labels(self, row: int) -> list[str]:
+        """Row `row`'s labels (version 2: from the label column, without building the row)."""
+        if isinstance(self.metadata, columns.Rows):
+            table = self.metadata.label_table
+            return [table[j] for j in self.metadata.label_ids(row)]
+        return list(self.metadata[row]["labels"])
+
+    def neighbors_of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row `row`'s precomputed neighbours: ids (int64 [k]) and scores (float32 [k]), read alone from its shard."""
+        if self.info["format_version"] != 2:
+            if self._nn is None:
+                self._nn = read_json_file(self.dir / NEIGHBORS)
+            return np.asarray(self._nn["ids"][row], np.int64), np.asarray(self._nn["scores"][row], np.float32)
+        k, per = int(self.info["neighbors"]["k"]), int(self.info.get("shard_rows", SHARD_ROWS))
+        s, at = divmod(row, per)
+        out = []
+        for name, dtype in ((neighbor_ids_shard(s), "<i4"), (neighbor_scores_shard(s), "<f4")):
+            path = self.dir / name
+            with path.open("rb") as f:
+                f.seek(at * k * 4)
+                data = f.read(k * 4)
+            if len(data) != k * 4:
+                raise MedmirError(f"{path}: row {row}'s neighbours run past the end (truncated?)")
+            out.append(np.frombuffer(data, dtype=dtype))
+        return out[0].astype(np.int64), out[1].astype(np.float32)
 
     def fallback(self) -> dict[str, Any]:
         return read_json_file(self.dir / FALLBACK)

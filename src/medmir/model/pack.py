@@ -77,6 +77,13 @@ class ModelPack:
             self._tokenizer = WordPieceTokenizer(load_vocab(self.dir / tok["vocab"]), spec)
         return self._tokenizer
 
+    def close(self) -> None:
+        """Ends the browser runtime's Node process, if one was started, and drops the sessions."""
+        if self._web_text is not None:
+            self._web_text.close()
+            self._web_text = None
+        self._sessions.clear()
+
     def session(self, tower: Tower, precision: Precision = "int8") -> ort.InferenceSession:
         key = (tower, precision)
         if key not in self._sessions:
