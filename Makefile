@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.medmir-installed
 CHROMIUM := /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench recall-bench scale-bench golden screenshots clean
+.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench recall-bench scale-bench python-api-bench golden screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +48,11 @@ test: lint web chromium
 bench: install web chromium
 	mkdir -p build
 	$(BIN)/python benchmarks/run.py
-	$(BIN)/python benchmarks/performance_doc.py
 	$(MAKE) neighbors-bench
 	$(MAKE) recall-bench
 	$(MAKE) scale-bench
+	$(MAKE) python-api-bench
+	$(BIN)/python benchmarks/performance_doc.py
 
 bench-quick: install web chromium
 	mkdir -p build
@@ -108,6 +109,13 @@ recall-bench: install
 scale-bench: install web chromium
 	mkdir -p build
 	$(BIN)/python benchmarks/scale.py
+
+# `medmir search` from the command line at 112,120 and 500,000 rows: one query and a 1,000-query batch, each text
+# runtime, against the command before the Python API (a git worktree of a42d695) -> benchmarks/results/python_api.json
+# + docs/PERFORMANCE.md. Reuses scale-bench's bundles (build/scale/bundles); about 10 minutes.
+python-api-bench: install web
+	mkdir -p build
+	$(BIN)/python benchmarks/python_api.py
 
 # Screenshots of the main pages for the README (runs the browser end-to-end test)
 screenshots: install web chromium

@@ -67,7 +67,7 @@ def render_headline(name: str, r: dict[str, Any]) -> str:
         f"{h['ranking_n']:,} images takes {h['ranking_browser_ms']} ms "
         f"({h['ranking_speedup_vs_plain']}x a plain loop and sort); with the model cached, the first live result "
         f"comes {h['cold_start_with_cache_ms']} ms after page load; a first visit downloads {h['first_visit_mb']} MB, "
-        f"a repeat visit {h['repeat_visit_kb']} kB.{scale_sentence()} "
+        f"a repeat visit {h['repeat_visit_kb']} kB.{scale_sentence()}{python_sentence()} "
         "Details: [docs/PERFORMANCE.md](docs/PERFORMANCE.md)."
     )
 
@@ -91,6 +91,23 @@ def scale_sentence() -> str:
         f"{f['first_live_result_s_repeat']} s; ranking takes {f['rank_ms']} ms, recall@10 against exact float32 "
         f"{f['recall_page']}, the page and its worker {f['page_pss_gb']} GB of memory, the site "
         f"{f['site_files']} files."
+    )
+
+
+def python_sentence() -> str:
+    """`medmir search` at full scale, from `make python-api-bench`'s results (empty when there are none)."""
+    path = RESULTS / "python_api.json"
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text(encoding="utf-8"))
+    s = r["sizes"].get("v2-112120")
+    if s is None or "before" not in s:
+        return ""
+    return (
+        f" From Python at {s['rows']:,} images (`make python-api-bench`, benchmarks/results/python_api.json): one "
+        f"`medmir search` takes {s['web']['cli_median_s']} s, process start included ({s['before']['cli_median_s']} s "
+        f"before the Python API); a query of a 1,000-query batch {s['web']['batch_ms']} ms with the browser's runtime, "
+        f"{s['native']['batch_ms']} ms with onnxruntime's."
     )
 
 

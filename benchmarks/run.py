@@ -101,13 +101,13 @@ def python_ranking(sizes: list[int], runs: int) -> list[dict[str, Any]]:
 
 
 def python_query(bundle: Path, pack_dir: Path, runs: int) -> dict[str, Any]:
+    from medmir.api import Collection
     from medmir.bundle.read import Bundle
     from medmir.model.pack import ModelPack
-    from medmir.search import search_text
 
-    b, pack = Bundle.open(bundle), ModelPack.open(pack_dir)
+    col = Collection(Bundle.open(bundle), ModelPack.open(pack_dir))
     inproc = {
-        name: timed(lambda q=q: search_text(b, pack, q, 10), runs)
+        name: timed(lambda q=q: col.search(q, 10), runs)
         for name, q in (("short", "pleural effusion right"), ("medium", LIVE_QUERY))
     }
     cmd = [

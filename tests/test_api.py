@@ -17,6 +17,7 @@ from medmir.api import Filters, Result
 from medmir.bundle import columns
 from medmir.errors import MedmirError
 from medmir.index import build_index
+from medmir.model.pack import ModelPack
 from tests.test_select import NIH_SAMPLE
 
 LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
@@ -110,6 +111,10 @@ def test_many_queries_equal_one_at_a_time(col: medmir.Collection) -> None:
     one = [col.search(q, k=3) for q in qs]
     assert [[r.row for r in rs] for rs in many] == [[r.row for r in rs] for rs in one]
     assert np.allclose([[r.score for r in rs] for rs in many], [[r.score for r in rs] for rs in one], atol=1e-6)
+    filt = Filters(none_of=("No Finding",))
+    assert [[r.row for r in rs] for rs in col.search_many(qs, k=3, filters=filt)] == [
+        [r.row for r in col.search(q, k=3, filters=filt)] for q in qs
+    ]
     # the batch's score matrix, a chunk of rows at a time, is each query's scores
     vecs = col.embed_text(qs)
     rows = col.bundle.rows
@@ -182,3 +187,42 @@ def test_a_bundle_is_verified_once_until_a_file_changes(bundle: Path, tiny_pack:
         medmir.open(copy, tiny_pack)
     with pytest.raises(MedmirError, match=r"scales\.f32.*sha256"):
         verify_once(copy)
+
+
+def test_parallel_text_workers_embed_what_one_does(bundle: Path, tiny_pack: Path) -> None:
+    """Each query is still embedded alone (INT8 scales its activations over a batch), whichever worker runs it."""
+    qs = [QUERY, "enlarged cardiac silhouette", "small nodule in the right upper lobe", "clear lungs", "edema"]
+    for runtime in ("web", "native"):
+        one = ModelPack.open(tiny_pack, text_runtime=runtime)
+        two = ModelPack.open(tiny_pack, text_runtime=runtime)
+        two.start_text(workers=2)
+        try:
+            assert two.text_workers == 2
+            assert np.array_equal(one.encode_text(qs), two.encode_text(qs))
+        finally:
+            one.close()
+            two.close()
+
+
+def test_label_matrix_is_each_rows_labels(bundle: Path, tiny_pack: Path) -> None:
+    from medmir.bundle.read import Bundle
+
+    b = Bundle.open(bundle)
+    table, has = b.label_matrix()
+    assert table == sorted(table)
+    assert [sorted(table[j] for j in np.flatnonzero(row)) for row in has] == [
+        sorted(b.row_labels(i)) for i in range(b.count)
+    ]
+
+
+def test_a_pack_is_verified_once_until_a_file_changes(bundle: Path, tiny_pack: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "pack"
+    shutil.copytree(tiny_pack, copy)
+    ModelPack.open(copy).close()
+    ModelPack.open(copy).close()  # unchanged: no second hashing
+    vocab = copy / "vocab.txt"
+    data = bytearray(vocab.read_bytes())
+    data[:1] = b"#" if data[:1] != b"#" else b"%"
+    vocab.write_bytes(bytes(data))  # same size, other bytes
+    with pytest.raises(MedmirError, match=r"vocab\.txt.*sha256"):
+        ModelPack.open(copy)

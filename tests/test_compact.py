@@ -73,3 +73,24 @@ def test_recall_at_k() -> None:
     assert recall_at_k(np.array([[3, 2, 1], [4, 9, 8]]), exact) == pytest.approx((3 + 1) / 6)
     with pytest.raises(MedmirError, match="shapes differ"):
         recall_at_k(exact[:, :2], exact)
+
+
+def test_top_k_many_a_chunk_at_a_time_is_the_whole_rankings_top_k() -> None:
+    from medmir.bundle.neighbors import top_k_rows
+
+    rng = np.random.default_rng(5)
+    x = _unit(rng, 300, 24, cone=0.5)
+    x[250] = x[40]  # equal rows in different chunks: the tie goes to the lower row
+    x[41] = x[40]
+    rows = Int8Rows.quantize(x)
+    q = np.concatenate([x[[40, 7]], _unit(rng, 3, 24)])
+    whole = rows.scores_many(q)
+    for k in (1, 5, 300, 400):
+        ids, vals = rows.top_k_many(q, k, chunk=64)
+        assert np.array_equal(ids, top_k_rows(whole, min(k, 300)))
+        assert np.array_equal(vals, np.take_along_axis(whole, ids, axis=1))
+    assert list(rows.top_k_many(q[:1], 3, chunk=64)[0][0]) == [40, 41, 250]
+    passes = rng.random(300) < 0.1
+    ids, vals = rows.top_k_many(q, 5, passes, chunk=32)
+    assert np.array_equal(ids, top_k_rows(np.where(passes, whole, -np.inf).astype(np.float32), 5))
+    assert passes[ids[np.isfinite(vals)]].all()

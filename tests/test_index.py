@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import NIH_SAMPLE
 
+from medmir.api import Collection
 from medmir.bundle.neighbors import nearest_neighbors, top_k, top_k_rows
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
@@ -25,7 +26,6 @@ from medmir.errors import MedmirError
 from medmir.images import load_image, preprocess_for_model
 from medmir.index import build_index
 from medmir.model.pack import ModelPack
-from medmir.search import search_image, search_text
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +153,9 @@ def test_verify_catches_truncation_and_count_edits(bundle: Path, tmp_path: Path)
 def test_search_matches_brute_force_and_cli(bundle: Path, tiny_pack: Path) -> None:
     b, pack = Bundle.open(bundle), ModelPack.open(tiny_pack)
     query = "small left pleural effusion with basal atelectasis"
-    hits = search_text(b, pack, query, k=7)
+    hits = Collection(b, pack).search(query, k=7)
     scores = np.asarray(b.embeddings) @ pack.encode_text([query], "int8")[0]
-    assert [h.id for h in hits] == sorted(range(b.count), key=lambda j: (-scores[j], j))[:7]
+    assert [h.row for h in hits] == sorted(range(b.count), key=lambda j: (-scores[j], j))[:7]
     proc = subprocess.run(
         [sys.executable, "-m", "medmir.cli", "search", query, "--bundle", str(bundle), "--model", str(tiny_pack),
          "--k", "7", "--json"],
@@ -170,7 +170,7 @@ def test_search_matches_brute_force_and_cli(bundle: Path, tiny_pack: Path) -> No
 def test_image_search_finds_itself(bundle: Path, selection: Path, tiny_pack: Path) -> None:
     b, pack = Bundle.open(bundle), ModelPack.open(tiny_pack)
     name = b.metadata[4]["filename"]
-    hits = search_image(b, pack, selection / "images" / name, k=3, precision="fp32")
+    hits = Collection(b, pack, precision="fp32").search(selection / "images" / name, k=3)
     assert hits[0].filename == name and hits[0].score > 0.9999
 
 

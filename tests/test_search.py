@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import BIOMEDCLIP, NIH_SAMPLE
 
+import medmir
 from medmir.bundle.read import Bundle
 from medmir.errors import MedmirError
 from medmir.index import build_index
 from medmir.model.pack import ModelPack
-from medmir.search import search_text
 
 QUERY = "left pleural effusion"
 
@@ -59,7 +59,7 @@ def test_other_pack_is_refused(bundle: Path, tiny_pack: Path, other_pack: Path) 
     assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
     assert f"not the pack {bundle} was indexed with" in message and "--allow-other-model" in message
     with pytest.raises(MedmirError, match="not the pack"):
-        search_text(Bundle.open(bundle), ModelPack.open(other_pack), QUERY)
+        medmir.open(bundle, other_pack)
 
 
 def test_other_pack_allowed_with_a_loud_warning(bundle: Path, other_pack: Path) -> None:

@@ -10,14 +10,18 @@
 
 `medmir search` is this API on the command line, so both rank the same rows the same way, and the same way as the
 site: the query is embedded by the pack's INT8 model (in the browser's runtime where Node is at hand), ranked against
-the bundle's own rows (version 2: the int8 rows, then the best candidates re-scored exactly, docs/FORMAT.md).
+the bundle's own rows by the contract's score (version 2: `scales[i] x (codes[i] . q) + center . q` over the int8
+rows, docs/FORMAT.md; the browser finds its candidates with an int16 SIMD pass, then scores them by this rule).
 Opening is lazy where the format allows: version 1 embeddings are memory-mapped, version 2 metadata rows are built
-only for the rows a search returns, and a model session is created on the first query that needs it.
+only for the rows a search returns, and a model session is created on the first query that needs it (or, for text,
+started while the bundle is opened). Bundles and packs are verified once until a file changes (medmir.verified).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -27,9 +31,10 @@ import numpy as np
 from medmir.bundle.neighbors import top_k
 from medmir.bundle.read import Bundle
 from medmir.errors import MedmirError
-from medmir.model.pack import ModelPack, Precision
+from medmir.model.pack import ModelPack, Precision, check_indexed_with
 
 Query = str | Path | np.ndarray | int
+OTHER_MODEL_HINT = "; use that pack (or, knowing the scores mean nothing, --allow-other-model)"
 
 
 @dataclass(frozen=True)
@@ -117,19 +122,28 @@ class Collection:
     def search(self, query: Query, k: int = 10, filters: Filters | None = None) -> list[Result]:
         """The top `k` rows for a text, an image (a Path or an image array), a query vector (float [dim]) or a row of
         the bundle (int: ranked by that row's own embedding, the row itself first)."""
+        self._check_k(k)
         return self.rank(self.query_vector(query), k, filters)
 
-    def search_many(self, queries: Iterable[str], k: int = 10, filters: Filters | None = None,
-                    batch: int = 32) -> Iterator[list[Result]]:  # fmt: skip
-        """Results for each text query, in order; embedded `batch` at a time."""
-        chunk: list[str] = []
-        for q in queries:
-            chunk.append(q)
-            if len(chunk) == batch:
-                yield from self._rank_many(self.embed_text(chunk), k, filters)
-                chunk = []
-        if chunk:
-            yield from self._rank_many(self.embed_text(chunk), k, filters)
+    def search_many(self, queries: Iterable[str], k: int = 10, filters: Filters | None = None, *,
+                    batch: int = 256, workers: int | None = None) -> Iterator[list[Result]]:  # fmt: skip
+        """Results for each text query, in order. Queries are embedded `batch` at a time by `workers` INT8 text
+        encoders in parallel (Node processes for the web runtime, single-threaded sessions for the native one;
+        default: one a core, at most 4), the next batch while this one is ranked; a batch is ranked with one pass
+        over the rows. Each query's results equal `search`'s."""
+        self._check_k(k)
+        passes = self._passes(filters)
+        if self.precision == "int8":  # FP32 text runs batched on one native session
+            self.pack.start_text(workers or min(os.cpu_count() or 1, 4))
+        with ThreadPoolExecutor(1) as ahead:
+            pending: Future[np.ndarray] | None = None
+            for chunk in _batches(queries, batch):
+                embedded = ahead.submit(self.embed_text, chunk)
+                if pending is not None:
+                    yield from self._rank_many(pending.result(), k, passes)
+                pending = embedded
+            if pending is not None:
+                yield from self._rank_many(pending.result(), k, passes)
 
     def similar(self, row: int, k: int | None = None) -> list[Result]:
         """The bundle's precomputed nearest neighbours of `row` (what Find Similar shows), the row itself excluded."""
@@ -156,19 +170,23 @@ class Collection:
         raise MedmirError(f"a query is a text, an image path or array, a vector or a row, not {type(query).__name__}")
 
     def rank(self, vector: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[Result]:
-        return self._ranked(self.bundle.scores(vector), k, filters)
+        """The top `k` rows for a query vector (float32 [dim], as `query_vector` makes)."""
+        self._check_k(k)
+        scores, passes = self.bundle.scores(vector), self._passes(filters)
+        if passes is not None:
+            scores = np.where(passes, scores, -np.inf).astype(np.float32)
+        ids = top_k(scores, k)
+        return self._results(ids, scores[ids])
 
-    def _rank_many(self, vectors: np.ndarray, k: int, filters: Filters | None) -> Iterator[list[Result]]:
-        for scores in self.bundle.score_matrix(vectors):
-            yield self._ranked(scores, k, filters)
+    def _rank_many(self, vectors: np.ndarray, k: int, passes: np.ndarray | None) -> Iterator[list[Result]]:
+        all_ids, all_scores = self.bundle.top_k_many(vectors, k, passes)
+        for ids, scores in zip(all_ids, all_scores, strict=True):
+            yield self._results(ids, scores)
 
-    def _ranked(self, scores: np.ndarray, k: int, filters: Filters | None) -> list[Result]:
-        if k < 1:
-            raise MedmirError(f"k must be at least 1, got {k}")
-        if filters is not None and not filters.empty():
-            scores = np.where(self._passes(filters), scores, -np.inf).astype(np.float32)
-        ids = [i for i in top_k(scores, k) if np.isfinite(scores[i])]
-        return [self.result(r + 1, int(i), float(scores[i])) for r, i in enumerate(ids)]
+    def _results(self, ids: np.ndarray, scores: np.ndarray) -> list[Result]:
+        """Results for `ids` scoring `scores` (parallel arrays); -inf marks a row the filters left out."""
+        kept = [(int(i), float(v)) for i, v in zip(ids, scores, strict=True) if np.isfinite(v)]
+        return [self.result(r + 1, i, v) for r, (i, v) in enumerate(kept)]
 
     def result(self, rank: int, row: int, score: float) -> Result:
         m = self.bundle.metadata[row]
@@ -185,16 +203,21 @@ class Collection:
         if not 0 <= row < self.count:
             raise MedmirError(f"{self.bundle.dir}: no row {row} (the bundle has {self.count})")
 
+    @staticmethod
+    def _check_k(k: int) -> None:
+        if k < 1:
+            raise MedmirError(f"k must be at least 1, got {k}")
+
     def _label_masks(self) -> dict[str, np.ndarray]:
         if not self._labels:
-            masks: dict[str, np.ndarray] = {}
-            for i in range(self.count):
-                for lab in self.bundle.row_labels(i):
-                    masks.setdefault(lab, np.zeros(self.count, bool))[i] = True
-            self._labels = masks
+            table, has = self.bundle.label_matrix()
+            self._labels = {lab: np.ascontiguousarray(has[:, j]) for j, lab in enumerate(table)}
         return self._labels
 
-    def _passes(self, f: Filters) -> np.ndarray:
+    def _passes(self, f: Filters | None) -> np.ndarray | None:
+        """bool [count]: the rows `f` lets through; None for no filter."""
+        if f is None or f.empty():
+            return None
         masks = self._label_masks()
         unknown = [lab for lab in (*f.any_of, *f.all_of, *f.none_of) if lab not in masks]
         if unknown:
@@ -209,6 +232,27 @@ class Collection:
         return ok
 
 
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def check_compatible(bundle: Bundle, pack: ModelPack, *, allow_other_model: bool = False) -> None:
+    """Ranking needs the pack the bundle was indexed with; `allow_other_model` only needs the same width."""
+    if not allow_other_model:
+        check_indexed_with(pack, bundle.info, bundle.dir, hint=OTHER_MODEL_HINT)
+    if int(bundle.info["dim"]) != pack.embed_dim:
+        raise MedmirError(
+            f"{bundle.dir}: {bundle.info['dim']}-d embeddings, the pack at {pack.dir} makes {pack.embed_dim}"
+        )
+
+
 def open(
     bundle: str | Path,
     pack: str | Path,
@@ -216,18 +260,24 @@ def open(
     verify: bool = True,
     precision: Precision = "int8",
     allow_other_model: bool = False,
+    start_text: bool = True,
 ) -> Collection:
     """Opens a bundle and the model pack it was indexed with. `verify`: the checks of `medmir verify` (sizes and
-    sha256 of every file, every row), once for a bundle whose files have not changed since (bundle/verify.py
-    `verify_once`); `allow_other_model`: a pack of the same width that did not index it (scores are then
-    meaningless)."""
-    from medmir.search import check_compatible
+    sha256 of every file, every row) and of the pack's checksums, once for files that have not changed since
+    (medmir.verified); `allow_other_model`: a pack of the same width that did not index it (scores are then
+    meaningless); `start_text`: start the text model now, so it is ready by the first text query (the browser's
+    runtime takes about a second to start; False for image-only use)."""
+    p = ModelPack.open(Path(pack), verify=verify)
+    if start_text and precision == "int8":
+        p.start_text()  # Node creates its session while the bundle is checked and read
+    try:
+        if verify:
+            from medmir.bundle.verify import verify_once
 
-    if verify:
-        from medmir.bundle.verify import verify_once
-
-        verify_once(Path(bundle))
-    b = Bundle.open(Path(bundle), verify=False)
-    p = ModelPack.open(Path(pack))
-    check_compatible(b, p, allow_other_model=allow_other_model)
+            verify_once(Path(bundle))
+        b = Bundle.open(Path(bundle), verify=False)
+        check_compatible(b, p, allow_other_model=allow_other_model)
+    except BaseException:
+        p.close()
+        raise
     return Collection(b, p, precision=precision)

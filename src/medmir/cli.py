@@ -19,6 +19,7 @@ from medmir import __version__
 from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, READABLE_VERSIONS
 from medmir.errors import MedmirError
 from medmir.model.webruntime import RUNTIME_ENV, RUNTIMES
+from medmir.paths import WEB_DIST
 
 err = Console(stderr=True, highlight=False)
 Handler = Callable[[argparse.Namespace], int]
@@ -174,8 +175,13 @@ def _search(a: argparse.Namespace) -> int:
 
     if sum(x is not None for x in (a.text, a.image, a.queries)) != 1:
         raise MedmirError("give a query TEXT, --image PATH or --queries FILE (one of them)")
+    queries = None
+    if a.queries is not None:
+        from medmir.batch import read_queries
+
+        queries = read_queries(a.queries)  # a bad file is named before the bundle is opened
     col = open_collection(a.bundle, a.model, verify=not a.no_verify, precision=a.precision,
-                          allow_other_model=a.allow_other_model)  # fmt: skip
+                          allow_other_model=a.allow_other_model, start_text=a.image is None)  # fmt: skip
     with col:
         if a.allow_other_model and not _indexed_with(col):
             err.print(
@@ -185,8 +191,8 @@ def _search(a: argparse.Namespace) -> int:
                 soft_wrap=True,
             )
         filters = Filters(tuple(a.any_label), tuple(a.all_labels), tuple(a.no_label))
-        if a.queries is not None:
-            return _search_many(col, a, filters)
+        if queries is not None:
+            return _search_many(col, queries, a, filters)
         query = a.image if a.image is not None else a.text
         if a.query_embedding:
             vec = col.query_vector(query)
@@ -214,11 +220,10 @@ def _indexed_with(col: Any) -> bool:
     return bool(indexed_with(col.pack, col.bundle.info))
 
 
-def _search_many(col: Any, a: argparse.Namespace, filters: Any) -> int:
+def _search_many(col: Any, queries: list[str], a: argparse.Namespace, filters: Any) -> int:
     """--queries FILE: one query a line, or a CSV with a `query` column; JSON lines (default) or CSV out."""
-    from medmir.batch import read_queries, write_results
+    from medmir.batch import write_results
 
-    queries = read_queries(a.queries)
     with Progress(*Progress.get_default_columns(), console=err, transient=True) as bar:
         task = bar.add_task("searching", total=len(queries))
 
@@ -433,8 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     ix.set_defaults(fn=_index)
 
     sr = sub.add_parser("search", help="rank a bundle for a text or an image (the browser's ranking)")
-    sr.add_argument("text", nargs="?", default=None)
-    sr.add_argument("--image", type=Path, default=None)
+    sr.add_argument("text", nargs="?", default=None, help="a text query")
+    sr.add_argument("--image", type=Path, default=None, help="an image query (PNG, JPEG, ...)")
     sr.add_argument(
         "--queries",
         type=Path,
@@ -447,13 +452,17 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--any-label", action="append", default=[], metavar="LABEL", help="only rows with one of these")
     sr.add_argument("--all-labels", action="append", default=[], metavar="LABEL", help="only rows with all of these")
     sr.add_argument("--no-label", action="append", default=[], metavar="LABEL", help="no row with any of these")
-    sr.add_argument("--bundle", required=True, type=Path)
-    sr.add_argument("--model", required=True, type=Path)
-    sr.add_argument("--k", type=count(), default=10)
+    sr.add_argument("--bundle", required=True, type=Path, help="the index bundle to search")
+    sr.add_argument("--model", required=True, type=Path, help="the model pack the bundle was indexed with")
+    sr.add_argument("--k", type=count(), default=10, help="results a query (default: 10)")
     sr.add_argument("--precision", choices=("fp32", "int8"), default="int8", help="query encoder (browser: int8)")
     sr.add_argument("--json", action="store_true",
                     help='print [{"rank", "filename", "score", "labels", "patient", "row"}, ...]')  # fmt: skip
-    sr.add_argument("--no-verify", action="store_true", help="skip checksum verification of the bundle")
+    sr.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the checks of the bundle and pack (done once anyway until a file changes)",
+    )
     sr.add_argument("--query-embedding", action="store_true", help="print the query's embedding instead (JSON)")
     sr.add_argument(
         "--allow-other-model",
@@ -482,8 +491,6 @@ def build_parser() -> argparse.ArgumentParser:
         "queries for labels without them",
     )
     ev.set_defaults(fn=_evaluate)
-
-    from medmir.site import WEB_DIST
 
     st = sub.add_parser("site", help="assemble the static site: web app + bundle + INT8 model files")
     st.add_argument("--force", action="store_true", help=FORCE_HELP)

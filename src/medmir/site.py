@@ -33,9 +33,9 @@ from medmir.fsutil import staging_dir
 from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, is_legacy_int8, names_local_path
 from medmir.model.pack import ModelPack, check_indexed_with
 from medmir.parts import PART_BYTES, PARTS_FILE, split_large_files
+from medmir.paths import WEB_DIST
 from medmir.precompress import accepts_gzip, gzip_sibling, write_gzip_siblings
 
-WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 EVAL_FILES = ("metrics.json", "hard_cases.json")
 # The service worker precaches the app shell only: the search worker downloads every file of these folders itself,
 # checks its sha256 and keeps it in Cache Storage (precaching them too downloaded each one twice on a first visit),

@@ -42,11 +42,11 @@ self.addEventListener("fetch", (event) => {
   if (req.method !== "GET" || url.origin !== self.location.origin) return;
   if (RUNTIME.test(url.pathname + url.search)) {
     if (self.navigator.onLine === false) event.respondWith(caches.match(req).then((hit) => hit ?? fetch(req)));
-    else event.waitUntil(keepCopy(req));
+    else event.waitUntil(cacheFirst(req.url)); // answered by the HTTP cache; kept here once per version
     return;
   }
   if (IMMUTABLE.test(url.pathname) && !req.headers.has("range")) {
-    event.respondWith(cacheFirst(req));
+    event.respondWith(cacheFirst(req.url));
     return;
   }
   event.respondWith(
@@ -71,19 +71,12 @@ self.addEventListener("fetch", (event) => {
   );
 });
 
-async function cacheFirst(req) {
+/** The cached copy of `url`, else the network's, kept when it is whole (status 200). */
+async function cacheFirst(url) {
   const cache = await caches.open(SHELL);
-  const hit = await cache.match(req);
+  const hit = await cache.match(url);
   if (hit) return hit;
-  const res = await fetch(req);
-  if (res.status === 200) await cache.put(req, res.clone()).catch(() => undefined);
+  const res = await fetch(url);
+  if (res.status === 200) await cache.put(url, res.clone()).catch(() => undefined);
   return res;
-}
-
-/** A copy of a runtime file for offline visits, once per version (the fetch is answered by the HTTP cache). */
-async function keepCopy(req) {
-  const cache = await caches.open(SHELL);
-  if (await cache.match(req)) return;
-  const res = await fetch(req.url);
-  if (res.status === 200) await cache.put(req.url, res).catch(() => undefined);
 }

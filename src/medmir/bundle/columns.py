@@ -7,8 +7,11 @@ reads them; the report text is derived from the labels, as the writer of version
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, overload
+
+import numpy as np
 
 from medmir.bundle.format import FORMAT_NAME, IMAGES, thumbnail_name
 from medmir.data.records import Record
@@ -105,6 +108,19 @@ class Rows(Sequence[dict[str, Any]]):
     @property
     def label_table(self) -> list[str]:
         return list(self._tables["labels"])
+
+    def label_matrix(self) -> np.ndarray:
+        """bool [rows, len(label_table)]: which rows carry which label, from the label column alone."""
+        col, n_labels = self._cols["labels"], len(self._tables["labels"])
+        if not all(isinstance(ids, list) for ids in col):
+            raise MedmirError(f"{self._where}: labels must be a list of label indices in every row")
+        counts = np.fromiter((len(ids) for ids in col), dtype=np.int64, count=self._n)
+        flat = np.fromiter(itertools.chain.from_iterable(col), dtype=np.int64, count=int(counts.sum()))
+        if flat.size and (flat.min() < 0 or flat.max() >= n_labels):
+            raise MedmirError(f"{self._where}: a label index outside table 'labels' ({n_labels} labels)")
+        has = np.zeros((self._n, n_labels), dtype=bool)
+        has[np.repeat(np.arange(self._n), counts), flat] = True
+        return has
 
     def _look(self, table: str, i: Any, row: int) -> str:
         if i == -1:

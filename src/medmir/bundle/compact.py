@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medmir.bundle.neighbors import top_k
+from medmir.bundle.neighbors import top_k, top_k_rows
 from medmir.errors import MedmirError
 
 
@@ -43,20 +43,46 @@ class Int8Rows:
     def scores(self, query: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """float32 scores of `query` against all rows, or against `rows` (indices) only."""
         q = np.asarray(query, dtype=np.float32)
-        codes = self.codes if rows is None else self.codes[rows]
-        scales = self.scales if rows is None else self.scales[rows]
-        return (codes.astype(np.float32) @ q) * scales + np.float32(self.center @ q)
+        if rows is None:
+            return self.scores_many(q[None])[0]
+        return (self.codes[rows].astype(np.float32) @ q) * self.scales[rows] + np.float32(self.center @ q)
 
-    def scores_many(self, queries: np.ndarray, chunk: int = 16_384) -> np.ndarray:
+    def scores_many(self, queries: np.ndarray, chunk: int | None = None) -> np.ndarray:
         """float32 [len(queries), n]: `scores` for each query, the rows widened to float32 a chunk at a time, once
-        for the whole batch (widening every row for every query cost more than the products)."""
+        for the whole batch (widening every row for every query cost more than the products). Chunks: small for a
+        few queries (the widened chunk stays in cache: 13 ms instead of 105 for one query at 112,120 rows), large
+        for a batch."""
         q = np.asarray(queries, dtype=np.float32)
+        chunk = chunk or (2048 if q.shape[0] < 16 else 16_384)
         out = np.empty((q.shape[0], self.codes.shape[0]), dtype=np.float32)
         for a in range(0, self.codes.shape[0], chunk):
             b = min(a + chunk, self.codes.shape[0])
             out[:, a:b] = (q @ self.codes[a:b].astype(np.float32).T) * self.scales[a:b]
         out += (q @ self.center)[:, None].astype(np.float32)
         return out
+
+    def top_k_many(self, queries: np.ndarray, k: int, passes: np.ndarray | None = None,
+                   chunk: int = 16_384) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The `k` best rows of each query (ids int64 [m, k'], scores float32 [m, k'], k' = min(k, n); best first,
+        ties by lower row), scored as `scores_many` scores them but a chunk of rows at a time, so the [m, n] matrix
+        never exists and a batch can be large enough to widen each row once for many queries. `passes`: bool [n],
+        rows left out score -inf."""
+        q = np.asarray(queries, dtype=np.float32)
+        n = self.codes.shape[0]
+        offset = (q @ self.center).astype(np.float32)[:, None]
+        ids, vals = [], []
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            block = (q @ self.codes[a:b].astype(np.float32).T) * self.scales[a:b] + offset
+            if passes is not None:
+                block[:, ~passes[a:b]] = -np.inf
+            # a chunk's exact top k (lower row first on ties) holds every row of it that is in the overall top k
+            best = top_k_rows(block, k)
+            ids.append(best + a)
+            vals.append(np.take_along_axis(block, best, axis=1))
+        cand_ids, cand_vals = np.concatenate(ids, axis=1), np.concatenate(vals, axis=1)
+        order = np.stack([np.lexsort((i, -v))[: min(k, n)] for i, v in zip(cand_ids, cand_vals, strict=True)])
+        return np.take_along_axis(cand_ids, order, axis=1), np.take_along_axis(cand_vals, order, axis=1)
 
     def dequantize(self) -> np.ndarray:
         return self.codes.astype(np.float32) * self.scales[:, None] + self.center

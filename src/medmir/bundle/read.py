@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from medmir.bundle.format import (
     shard_count,
     thumb_pack,
 )
+from medmir.bundle.neighbors import top_k_rows
 from medmir.errors import MedmirError
 
 
@@ -111,6 +113,19 @@ class Bundle:
             return self.rows.scores_many(queries) if len(queries) else np.zeros((0, self.count), np.float32)
         return np.asarray(np.asarray(queries, dtype=np.float32) @ np.asarray(self.embeddings).T, dtype=np.float32)
 
+    def top_k_many(
+        self, queries: np.ndarray, k: int, passes: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's `k` best rows (ids [m, k'], scores [m, k'], best first, ties by lower row), scored as `scores`
+        scores them; `passes` (bool [count]): the rows allowed (the others score -inf)."""
+        if self.rows is not None:
+            return self.rows.top_k_many(queries, k, passes)
+        block = self.score_matrix(queries)
+        if passes is not None:
+            block[:, ~passes] = -np.inf
+        ids = top_k_rows(block, k)
+        return ids, np.take_along_axis(block, ids, axis=1)
+
     def neighbors(self) -> dict[str, Any]:
         """{"k", "ids", "scores"} as lists (version 1's nearest_neighbors.json shape, for both versions)."""
         if self.info["format_version"] == 2:
@@ -131,6 +146,19 @@ class Bundle:
             table = self.metadata.label_table
             return [table[j] for j in self.metadata.label_ids(row)]
         return list(self.metadata[row]["labels"])
+
+    def label_matrix(self) -> tuple[list[str], np.ndarray]:
+        """(every label, sorted; bool [count, labels]: which row carries which), without building the rows."""
+        if isinstance(self.metadata, columns.Rows):
+            table, has = self.metadata.label_table, self.metadata.label_matrix()
+        else:
+            table = sorted({lab for m in self.metadata for lab in m["labels"]})
+            col = {lab: j for j, lab in enumerate(table)}
+            has = np.zeros((self.count, len(table)), dtype=bool)
+            for i, m in enumerate(self.metadata):
+                has[i, [col[lab] for lab in m["labels"]]] = True
+        order = sorted(range(len(table)), key=table.__getitem__)
+        return [table[j] for j in order], has[:, order]
 
     def neighbors_of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Row `row`'s precomputed neighbours: ids (int64 [k]) and scores (float32 [k]), read alone from its shard."""
@@ -186,16 +214,25 @@ def _read_exact(path: Path, size: int, what: str) -> bytes:
     return data
 
 
+def _read_into(path: Path, out: np.ndarray, what: str) -> None:
+    if not path.is_file():
+        raise MedmirError(f"{path}: missing")
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size != out.nbytes:
+            raise MedmirError(f"{path}: {size} bytes, expected {out.nbytes} ({what})")
+        if f.readinto(memoryview(out).cast("B")) != size:
+            raise MedmirError(f"{path}: shorter than its {size} bytes while read ({what})")
+
+
 def read_int8_rows(bundle: Path, info: dict[str, Any]) -> Int8Rows:
     """A version 2 bundle's int8 rows, scales and center, sizes checked against index_info.json."""
     n, dim = int(info["count"]), int(info["dim"])
     per = int(info.get("shard_rows", SHARD_ROWS))
-    parts = []
+    codes = np.empty((n, dim), dtype=np.int8)  # each shard read straight into its rows: no second copy
     for s in range(shard_count(n, per)):
         rows = min(per, n - s * per)
-        data = _read_exact(bundle / embedding_shard(s), rows * dim, f"{rows} x {dim} int8")
-        parts.append(np.frombuffer(data, dtype=np.int8).reshape(rows, dim))
-    codes = np.concatenate(parts) if parts else np.zeros((0, dim), np.int8)
+        _read_into(bundle / embedding_shard(s), codes[s * per : s * per + rows], f"{rows} x {dim} int8")
     scales = np.frombuffer(_read_exact(bundle / SCALES, n * 4, f"{n} float32"), dtype="<f4")
     center = np.asarray(info.get("center"), dtype=np.float32)
     if center.shape != (dim,):

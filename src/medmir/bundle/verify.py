@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from medmir.bundle.read import read_info, read_int8_rows, read_json_file, read_n
 from medmir.data.records import check_filename
 from medmir.errors import MedmirError
 from medmir.fsutil import sha256_file
+from medmir.verified import check_once
 
 # int8 rounding moves a unit row's norm by far less than this; more is damage
 INT8_NORM_TOLERANCE = 1e-2
@@ -249,51 +251,17 @@ def _check_thumb_packs(bundle: Path, n: int, per_pack: int) -> None:
             raise _fail(path, f"{len(data) - offset} bytes after the last thumbnail")
 
 
-VERIFIED_ENV = "MEDMIR_VERIFIED"  # where the record of verified bundles is kept (default: ~/.cache/medmir/)
-
-
-def _verified_record() -> Path:
-    import os
-
-    home = os.environ.get(VERIFIED_ENV)
-    if home:
-        return Path(home)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medmir" / "verified.json"
-
-
-def _fingerprint(bundle: Path) -> dict[str, list[int]]:
-    """Size and modification time of every file of the bundle: what a change to any of them changes."""
-    out = {}
-    for p in sorted(bundle.rglob("*")):
-        if p.is_file():
-            st = p.stat()
-            out[p.relative_to(bundle).as_posix()] = [st.st_size, st.st_mtime_ns]
+def _checked_files(bundle: Path) -> list[Path]:
+    """Every file `verify_bundle(thumbnails=False)` reads: all but the thumbnails (version 1 has one per row)."""
+    out = []
+    for folder, dirs, files in os.walk(bundle):
+        if Path(folder) == bundle:
+            dirs[:] = [d for d in dirs if d != IMAGES]
+        out.extend(Path(folder) / f for f in files)
     return out
 
 
 def verify_once(bundle: Path) -> None:
-    """`verify_bundle` (thumbnails aside), unless this bundle passed it before and no file of it has changed since
-    (same names, sizes and modification times): a search opens a bundle many times, and hashing every file of a
-    112,120-image bundle each time cost seconds. `medmir verify` always checks everything."""
-    import json
-
-    from medmir.fsutil import atomic_write_json
-
-    key = str(bundle.resolve())
-    fp = _fingerprint(bundle)
-    record_path = _verified_record()
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        if not isinstance(record, dict):
-            record = {}
-    except (OSError, ValueError):
-        record = {}
-    if record.get(key) == fp:
-        return
-    verify_bundle(bundle, thumbnails=False)
-    record[key] = fp
-    try:
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(record_path, record)
-    except OSError:
-        pass  # a read-only home: verify again next time
+    """`verify_bundle` (thumbnails aside), unless this bundle passed it before and no file it reads has changed
+    since (medmir.verified). `medmir verify` always checks everything."""
+    check_once("bundle", bundle, _checked_files(bundle), lambda: verify_bundle(bundle, thumbnails=False))

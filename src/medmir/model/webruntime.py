@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from medmir.errors import MedmirError
+from medmir.paths import WEB_DIR
 
-WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 SCRIPT = WEB_DIR / "scripts" / "embed.mjs"
 ORT_WEB = WEB_DIR / "node_modules" / "onnxruntime-web" / "package.json"
 RUNTIMES = ("auto", "web", "native")
@@ -56,11 +56,14 @@ class WebEncoder:
     """One Node process holding one onnxruntime-web session; inputs are embedded one at a time, as the site does.
 
     Text: `encode` token-id rows. Vision (`image_size` given): `encode_pixels` preprocessed [n, 3, size, size] arrays.
+    With `wait=False` the constructor returns at once and the first input waits for the session (about a second for
+    BiomedCLIP's text model), so a caller can do its own start-up meanwhile.
     """
 
-    def __init__(self, model: Path, dim: int, image_size: int = 0) -> None:
+    def __init__(self, model: Path, dim: int, image_size: int = 0, *, wait: bool = True) -> None:
         self.model, self.dim, self.image_size = model, dim, image_size
         self._lock = threading.Lock()
+        self._ready = False
         # a file, not a pipe: a chatty stderr cannot block Node; closed with this object
         self._err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         # Node ends at end-of-file on stdin, which comes when this process dies however it dies (kill -9 too): no
@@ -73,8 +76,15 @@ class WebEncoder:
             )  # fmt: skip
         except OSError as exc:
             raise MedmirError(f"{model}: cannot start Node for the browser's runtime ({exc})") from exc
-        if self._readline() != "ready":
-            self._fail("did not start")
+        if wait:
+            with self._lock:
+                self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        if not self._ready:
+            if self._readline() != "ready":
+                self._fail("did not start")
+            self._ready = True
 
     def _readline(self) -> str:
         assert self._proc.stdout is not None
@@ -96,6 +106,7 @@ class WebEncoder:
     def _run(self, lines: Sequence[str]) -> np.ndarray:
         out = np.empty((len(lines), self.dim), dtype=np.float32)
         with self._lock:
+            self._wait_ready()
             assert self._proc.stdin is not None
             for i, line in enumerate(lines):
                 try:
@@ -110,14 +121,12 @@ class WebEncoder:
         return out
 
     def close(self) -> None:
+        """Ends Node at once: every answer asked for was read (waiting for it to exit on its own took a second)."""
         if self._proc.poll() is None:
             if self._proc.stdin:
                 self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            self._proc.kill()
+            self._proc.wait()
 
     def __del__(self) -> None:
         if getattr(self, "_proc", None) is not None:

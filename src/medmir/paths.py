@@ -1,0 +1,6 @@
+"""Where the web app lives in this checkout (the Python package runs its Node scripts and ships its build)."""
+
+from pathlib import Path
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+WEB_DIST = WEB_DIR / "dist"  # `npm --prefix web run build`
