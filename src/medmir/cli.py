@@ -158,6 +158,9 @@ def _index(a: argparse.Namespace) -> int:
         checkpoint=a.checkpoint,
         force=a.force,
         bundle_format=a.bundle_format,
+        engine=a.engine,
+        ray_address=a.address,
+        shards=a.shards,
     )
     err.print(escape(rep.summary()))
     _print_skipped(rep.skipped.items)
@@ -433,6 +436,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint", type=Path, default=None, help="with cuda: the checkpoint the pack was exported from"
     )
     ix.add_argument("--workers", type=count(), default=None)
+    ix.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: embed with a Ray Data pipeline (pip install medmir[ray]; docs/RAY.md)",
+    )
+    ix.add_argument(
+        "--address",
+        default=None,
+        help="--engine ray: the Ray cluster to join (default: start a local one with --workers CPUs)",
+    )
+    ix.add_argument(
+        "--shards",
+        type=Path,
+        default=None,
+        help="--engine ray: where embedding shards are kept, to resume from (default: under --cache)",
+    )
     ix.add_argument("--strict", action="store_true", help="stop at the first unreadable or missing image")
     add_bundle_format(ix)
     ix.set_defaults(fn=_index)

@@ -26,6 +26,7 @@ from medmir.fsutil import staging_dir
 from medmir.model.pack import ModelPack, Precision
 
 Backend = Literal["auto", "onnxruntime", "torch"]
+Engine = Literal["local", "ray"]
 _ONNX_DTYPES = {"fp32": "float32", "int8": "int8 (dynamic quantization)"}
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
@@ -81,6 +82,9 @@ def build_index(
     bundle_format: int = DEFAULT_BUNDLE_FORMAT,
     shard_rows: int = SHARD_ROWS,
     thumbs_per_pack: int = THUMBS_PER_PACK,
+    engine: Engine = "local",
+    ray_address: str | None = None,
+    shards: Path | None = None,
 ) -> IndexReport:
     """`device="cpu"` (default): the pack's ONNX vision model with onnxruntime. `device="cuda[:N]"`: the checkpoint
     the pack was exported from, in PyTorch (`medmir.embed_torch`); `backend="torch"` runs that on the CPU too.
@@ -88,6 +92,9 @@ def build_index(
     shards and thumbnail packs (docs/FORMAT.md), what a collection of 100,000 images and more needs; `shard_rows`
     and `thumbs_per_pack` set their sizes (the defaults keep every file under 25 MB at 500,000 images).
     `bundle_format=1`: float32 embeddings.bin, nearest_neighbors.json and images/ (e.g. for comparison).
+    `engine="ray"`: the images are embedded by a Ray Data pipeline (medmir.index_ray) on the cluster at
+    `ray_address` (default: a local one), into embedding shards in `shards` (default: beside the embedding cache,
+    else beside `out`), from which a stopped run resumes; the bundle is the local engine's, byte for byte.
     """
     t0 = time.perf_counter()
     report = IndexReport()
@@ -96,7 +103,13 @@ def build_index(
     present, on_disk = match_records(images, labels, report.skipped, strict=strict)
     paths = [on_disk[r.filename] for r in present]
     opts = EmbedOptions(cache_dir, thumbnails is None, batch_size, workers, precision)
-    if use_torch:
+    if engine not in ("local", "ray"):
+        raise MedmirError(f"engine {engine!r}: use local or ray")
+    if engine == "ray":
+        if use_torch:
+            raise MedmirError("--engine ray runs the pack's ONNX model on CPUs; --device cuda is the local engine's")
+        embedder = _ray_embedder(pack, paths, opts, ray_address, shards or _default_shards(cache_dir, out, pack))
+    elif use_torch:
         embedder = _torch_embedder(pack, paths, opts, device, torch_dtype, preprocess_mode, checkpoint)
     else:
         embedder = _onnx_embedder(pack, paths, opts)
@@ -184,21 +197,42 @@ class Embedder:
             self.cache.close()
 
 
+def _onnx_info(precision: Precision) -> dict[str, Any]:
+    """index_info.json `image_embeddings` of the pack's ONNX model (either engine: the same bundle)."""
+    return {"precision": precision, "backend": "onnxruntime", "device": "cpu",
+            "dtype": _ONNX_DTYPES.get(precision, precision), "preprocess": "exact"}  # fmt: skip
+
+
 def _onnx_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions) -> Embedder:
     cache = EmbeddingCache(o.cache_dir, pack, o.precision) if o.cache_dir else None
-    info = {
-        "precision": o.precision,
-        "backend": "onnxruntime",
-        "device": "cpu",
-        "dtype": _ONNX_DTYPES.get(o.precision, o.precision),
-        "preprocess": "exact",
-    }
+    info = _onnx_info(o.precision)
 
     def run(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
         return embed_images(paths, pack, precision=o.precision, cache=cache, thumbnails=o.thumbnails,
                             batch_size=o.batch_size or 16, workers=o.workers, on_progress=on_progress)  # fmt: skip
 
     return Embedder(run, info, cache)
+
+
+def _default_shards(cache_dir: Path | None, out: Path, pack: ModelPack) -> Path:
+    if cache_dir is not None:
+        return cache_dir / "ray-shards" / pack.manifest_sha256[:16]
+    return out.parent / f".{out.name}.shards"
+
+
+def _ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: str | None, folder: Path) -> Embedder:
+    from medmir.index_ray import embed_with_ray
+    from medmir.shards import ShardStore
+
+    store = ShardStore(folder / o.precision, pack.manifest_sha256, o.precision, pack.embed_dim)
+    info = _onnx_info(o.precision)
+
+    def run(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
+        return embed_with_ray(paths, pack, store, precision=o.precision, thumbnails=o.thumbnails,
+                              batch_size=o.batch_size or 16, workers=o.workers, address=address,
+                              on_progress=on_progress)  # fmt: skip
+
+    return Embedder(run, info, None)
 
 
 def _torch_embedder(

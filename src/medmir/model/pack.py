@@ -43,9 +43,12 @@ class ModelPack:
     text_runtime: str = "native"
     _web_text: list[WebEncoder] = field(default_factory=list, repr=False)
     _native_text: list[NativeTextEncoder] = field(default_factory=list, repr=False)  # start_text(workers > 1)
+    threads: int = 0  # onnxruntime's threads a session (0: one a core); 1 where one process a core runs a session
 
     @classmethod
-    def open(cls, pack_dir: Path, *, verify: bool = True, text_runtime: str | None = None) -> ModelPack:
+    def open(
+        cls, pack_dir: Path, *, verify: bool = True, text_runtime: str | None = None, threads: int = 0
+    ) -> ModelPack:
         manifest = read_manifest(pack_dir)
         if verify:
             # once until a file changes (medmir.verified): hashing a 1 GB pack took most of a one-query search
@@ -53,7 +56,7 @@ class ModelPack:
             check_once("pack", pack_dir, [p for p in listed if p.is_file()], lambda: verify_files(pack_dir, manifest))
         if is_legacy_int8(manifest):
             warnings.warn(f"{pack_dir}: {LEGACY_INT8}", stacklevel=2)
-        return cls(pack_dir, manifest, text_runtime=resolve_runtime(text_runtime))
+        return cls(pack_dir, manifest, text_runtime=resolve_runtime(text_runtime), threads=threads)
 
     def text_runtime_label(self, precision: Precision = "int8") -> str:
         """What embeds `precision` text queries (only INT8 runs on the web runtime), for files that record results."""
@@ -113,7 +116,7 @@ class ModelPack:
         if key not in self._sessions:
             path = self.dir / self.manifest["models"][tower][precision]
             opts = ort.SessionOptions()
-            opts.log_severity_level = 3
+            opts.log_severity_level, opts.intra_op_num_threads = 3, self.threads
             try:
                 self._sessions[key] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             except Exception as exc:

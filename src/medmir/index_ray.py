@@ -1,0 +1,153 @@
+"""The Ray engine of the index stage (`medmir index --engine ray`): a Ray Data pipeline, on a local Ray or a cluster.
+
+    image paths -> decode + preprocess (+ thumbnail): medmir.embed.prepare_image, as the local engine
+                -> embed: a pool of actors, each holding the pack's ONNX vision model (onnxruntime, one thread;
+                   on CPUs Ray fuses the two steps into the actors, so pixels never cross the object store)
+                -> shards on the driver (medmir.shards, keyed by image sha256, one per finished batch)
+
+then `medmir.index` writes the bundle from the shards with the one bundle writer, in the labels' order, exactly as
+the local engine does. Ray retries a task or restarts an actor whose worker died; a run stopped whole resumes from
+its shards (only images no shard holds are embedded). Workers read the images by path: on a cluster, the images
+must be where every node sees them at the same path (a shared file system).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medmir.embed import Embedded, prepare_image
+from medmir.errors import MedmirError
+from medmir.model.pack import ModelPack, Precision
+from medmir.shards import Row, ShardStore, Source
+
+DECODE_BATCH = 8
+
+
+def _decode(batch: dict[str, np.ndarray], spec: dict[str, Any], thumbnails: bool, size: int) -> dict[str, Any]:
+    """A Ray task: decode and preprocess a batch of images; a bad image becomes an error row (zero pixels)."""
+    n = len(batch["path"])
+    pixels = np.zeros((n, 3, size, size), np.float32)
+    sha, error, thumb = [], [], []
+    for i, (index, path) in enumerate(zip(batch["index"], batch["path"], strict=True)):
+        p = prepare_image(int(index), str(path), spec, False, thumbnails)
+        if p.pixels is not None:
+            pixels[i] = p.pixels
+        sha.append(p.sha)
+        error.append(p.error or "")
+        thumb.append(p.thumbnail or b"")
+    column = {"sha": sha, "error": error, "thumbnail": thumb}
+    return {"index": batch["index"], "path": batch["path"], "pixels": pixels,
+            **{k: np.array(v, dtype=object) for k, v in column.items()}}  # fmt: skip
+
+
+class _Embed:
+    """A Ray actor: the pack's vision model, one onnxruntime thread (Ray gives each actor one CPU). `_embedder` sets
+    the pack and precision on a subclass (constructor arguments would be kept in Ray's object store for restarts)."""
+
+    PACK_DIR = ""
+    PRECISION: Precision = "fp32"
+
+    def __init__(self) -> None:
+        self.pack = ModelPack.open(Path(self.PACK_DIR), verify=False, threads=1)
+        self.precision = self.PRECISION
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        ok = np.array([not e for e in batch["error"]], dtype=bool)
+        vectors = np.zeros((len(ok), self.pack.embed_dim), np.float32)
+        if ok.any():
+            vectors[ok] = self.pack.encode_pixels(batch["pixels"][ok], self.precision)
+        out = {k: v for k, v in batch.items() if k != "pixels"}
+        out["vector"] = vectors
+        return out
+
+
+def _embedder(pack_dir: Path, precision: Precision) -> type[_Embed]:
+    return type("Embed", (_Embed,), {"PACK_DIR": str(pack_dir), "PRECISION": precision})
+
+
+def _connect(address: str | None, workers: int | None) -> bool:
+    """Joins the cluster at `address`, else one already joined in this process, else starts a local one (stopped
+    at the end: returns True)."""
+    import logging
+
+    import ray
+
+    # Ray's own progress lines would break medmir's progress bar; its errors still show
+    logging.getLogger("ray").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        return False
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return True
+
+
+def embed_with_ray(
+    paths: list[Path],
+    pack: ModelPack,
+    store: ShardStore,
+    *,
+    precision: Precision,
+    thumbnails: bool,
+    batch_size: int,
+    workers: int | None,
+    address: str | None,
+    on_progress: Callable[[int], None],
+) -> Iterator[Embedded]:
+    """One Embedded per path, in order: from the store for images it holds, the others embedded by Ray first (each
+    finished batch written as a shard at once)."""
+    sources = [Source.of(p.absolute()) for p in paths]  # absolute: what every node and a later run see alike
+    todo = [i for i, s in enumerate(sources) if store.get(s) is None or (thumbnails and _thumb_missing(store, s))]
+    on_progress(len(paths) - len(todo))
+    if todo:
+        _run(sources, todo, pack, store, precision, thumbnails, batch_size, workers, address, on_progress)
+    fresh = set(todo)
+    for i, s in enumerate(sources):
+        row = store.get(s)
+        if row is None:
+            raise MedmirError(f"{s.path}: no embedding came back from Ray")
+        thumb = store.thumbnail(row.sha).read_bytes() if thumbnails and row.vector is not None else None
+        yield Embedded(i, row.vector, thumb, row.error or None, cached=i not in fresh)
+
+
+def _thumb_missing(store: ShardStore, s: Source) -> bool:
+    row = store.get(s)
+    return row is not None and row.vector is not None and not store.thumbnail(row.sha).is_file()
+
+
+def _run(sources: list[Source], todo: list[int], pack: ModelPack, store: ShardStore,
+         precision: Precision, thumbnails: bool, batch_size: int, workers: int | None, address: str | None,
+         on_progress: Callable[[int], None]) -> None:  # fmt: skip
+    import ray
+    import ray.data
+
+    started = _connect(address, workers)
+    try:
+        n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))  # default: every CPU of the cluster
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        size = int(pack.manifest["preprocess"]["image_size"])
+        items = [{"index": i, "path": sources[i].path} for i in todo]
+        ds = (
+            ray.data.from_items(items, override_num_blocks=max(1, len(items) // DECODE_BATCH))
+            .map_batches(_decode, batch_size=DECODE_BATCH, num_cpus=1,
+                         fn_kwargs={"spec": pack.manifest["preprocess"], "thumbnails": thumbnails, "size": size})
+            .map_batches(_embedder(pack.dir.absolute(), precision), batch_size=batch_size, num_cpus=1,
+                         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n_workers))
+        )  # fmt: skip
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            idx = [int(i) for i in batch["index"]]
+            rows = [Row(str(sha), None if err else vec.astype(np.float32), str(err))
+                    for sha, err, vec in zip(batch["sha"], batch["error"], batch["vector"], strict=True)]  # fmt: skip
+            thumbs = [bytes(t) or None for t in batch["thumbnail"]]
+            store.add([sources[i] for i in idx], rows, thumbs)
+            on_progress(len(idx))
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,173 @@
+"""`medmir index --engine ray` on a real local Ray cluster that these tests start (127.0.0.1, 2 CPUs) and stop: the
+local engine's bundle byte for byte, bad images reported as the local engine reports them, a killed worker retried,
+a killed driver resumed from its shards with no image embedded twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NIH_SAMPLE
+
+from medmir.index import build_index
+
+pytest.importorskip("ray")
+RAY = Path(sys.executable).with_name("ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[str, dict[str, str]]]:
+    """A Ray head on 127.0.0.1 with 2 CPUs and its own token (never ~/.ray's), stopped after the module."""
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    port = _free_port()
+    start = [str(RAY), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats"]  # fmt: skip
+    subprocess.run(start, env=env, check=True, capture_output=True, timeout=120)
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """12 real NIH images, each under 4 names (48 sources, for runs long enough to interrupt), and a truncated
+    PNG; a labels CSV for all of them."""
+    root = tmp_path_factory.mktemp("ray-images")
+    images = root / "images"
+    images.mkdir()
+    rows = ["filename,labels"]
+    for n in sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:12]:
+        for copy in range(4):
+            name = f"c{copy}_{n}"
+            shutil.copy(NIH_SAMPLE / "images" / n, images / name)
+            rows.append(f"{name},Effusion|Mass" if copy % 2 else f"{name},No Finding")
+    data = (NIH_SAMPLE / "images" / n).read_bytes()
+    (images / "truncated.png").write_bytes(data[: len(data) // 3])
+    rows.append("truncated.png,Mass")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return images, root / "labels.csv"
+
+
+def _ray_cmd(images: Path, labels: Path, pack: Path, out: Path, shards: Path, address: str) -> list[str]:
+    return [sys.executable, "-m", "medmir.cli", "index", "--images", str(images), "--labels", str(labels),
+            "--model", str(pack), "--out", str(out), "--engine", "ray", "--address", address, "--shards",
+            str(shards), "--batch-size", "2"]  # fmt: skip
+
+
+def _shard_rows(shards: Path) -> list[str]:
+    """The source path of every row of every shard."""
+    sources = []
+    for f in sorted(shards.rglob("shard-*.npz")):
+        with np.load(f) as z:
+            sources.extend(str(s) for s in z["source"])
+    return sources
+
+
+def _same_bundle(a: Path, b: Path) -> None:
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    for name in names:
+        if name == "index_info.json":
+            ia, ib = (json.loads((d / name).read_text()) for d in (a, b))
+            ia.pop("created"), ib.pop("created")
+            assert ia == ib
+        elif name != ".medmir-output.json":  # its time stamp
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def local_bundle(collection: tuple[Path, Path], tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    images, labels = collection
+    out = tmp_path_factory.mktemp("local") / "bundle"
+    rep = build_index(images, labels, tiny_pack, out, progress=False, workers=2)
+    assert [why for what, why in rep.skipped.items if what.endswith("truncated.png")]
+    return out
+
+
+def test_ray_writes_the_local_engines_bundle_and_reports_the_same(
+    cluster: tuple[str, dict[str, str]], collection: tuple[Path, Path], tiny_pack: Path, local_bundle: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    address, env = cluster
+    images, labels = collection
+    out = tmp_path / "bundle"
+    done = subprocess.run(_ray_cmd(images, labels, tiny_pack, out, tmp_path / "shards", address), env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    _same_bundle(local_bundle, out)
+    local = build_index(images, labels, tiny_pack, tmp_path / "again", progress=False, workers=1)
+    why = dict(local.skipped.items)[str(images / "truncated.png")]
+    said = " ".join(done.stderr.split())
+    assert f"skipped {images / 'truncated.png'}: {why}" in said
+    assert "48 images indexed (48 embedded" in said
+    assert len(_shard_rows(tmp_path / "shards")) == 49  # the bad image's error is kept too
+
+
+def _wait_for_a_shard(shards: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while not list(shards.rglob("shard-*.npz")):
+        assert proc.poll() is None, f"the run ended before a shard was written: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < end, "no shard written"
+        time.sleep(0.05)
+
+
+def test_a_killed_worker_is_retried(
+    cluster: tuple[str, dict[str, str]], collection: tuple[Path, Path], tiny_pack: Path, local_bundle: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    address, env = cluster
+    images, labels = collection
+    out, shards = tmp_path / "bundle", tmp_path / "shards"
+    proc = subprocess.Popen(_ray_cmd(images, labels, tiny_pack, out, shards, address), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    _wait_for_a_shard(shards, proc)
+    workers = subprocess.run(["pgrep", "-f", "ray::MapWorker"], capture_output=True, text=True).stdout.split()
+    assert workers, "no Ray worker running the pipeline"
+    os.kill(int(workers[0]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    _same_bundle(local_bundle, out)
+    rows = _shard_rows(shards)
+    assert len(rows) == len(set(rows)) == 49, "every image once"
+
+
+def test_a_killed_driver_resumes_from_its_shards(
+    cluster: tuple[str, dict[str, str]], collection: tuple[Path, Path], tiny_pack: Path, local_bundle: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    address, env = cluster
+    images, labels = collection
+    out, shards = tmp_path / "bundle", tmp_path / "shards"
+    cmd = _ray_cmd(images, labels, tiny_pack, out, shards, address)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_a_shard(shards, proc)
+    proc.kill()
+    proc.communicate()
+    before = _shard_rows(shards)
+    assert 0 < len(before) < 49 and not out.exists()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _same_bundle(local_bundle, out)
+    rows = _shard_rows(shards)
+    assert len(rows) == len(set(rows)) == 49, "no image embedded twice"
+    good_before = len([r for r in before if not r.endswith("truncated.png")])
+    said = " ".join(done.stderr.split())
+    assert f"({48 - good_before} embedded" in said and f"{good_before} from cache" in said
