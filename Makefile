@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.medmir-installed
 CHROMIUM := /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench recall-bench scale-bench python-api-bench golden screenshots clean
+.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench recall-bench scale-bench python-api-bench ray-bench golden screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,7 @@ bench: install web chromium
 	$(MAKE) recall-bench
 	$(MAKE) scale-bench
 	$(MAKE) python-api-bench
+	$(MAKE) ray-bench
 	$(BIN)/python benchmarks/performance_doc.py
 
 bench-quick: install web chromium
@@ -109,6 +110,12 @@ recall-bench: install
 scale-bench: install web chromium
 	mkdir -p build
 	$(BIN)/python benchmarks/scale.py
+
+# `medmir index` on Ray (1 and 2 workers) vs the local engine on N NIH images, and the Ray merge at 112,120 synthetic
+# rows -> benchmarks/results/index_ray.json + docs/PERFORMANCE.md
+ray-bench: install
+	mkdir -p build
+	$(BIN)/python benchmarks/index_ray.py N=$(or $(N),100)
 
 # `medmir search` from the command line at 112,120 and 500,000 rows: one query and a 1,000-query batch, each text
 # runtime, against the command before the Python API (a git worktree of a42d695) -> benchmarks/results/python_api.json

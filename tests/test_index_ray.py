@@ -171,3 +171,12 @@ def test_a_killed_driver_resumes_from_its_shards(
     good_before = len([r for r in before if not r.endswith("truncated.png")])
     said = " ".join(done.stderr.split())
     assert f"({48 - good_before} embedded" in said and f"{good_before} from cache" in said
+
+
+def test_the_doc_quotes_the_committed_benchmark() -> None:
+    from benchmarks import index_ray
+    from benchmarks.report import read_block, read_result
+
+    r = read_result("index_ray")
+    assert r["engines"]["ray_1"]["same_bundle_as_local"] and r["engines"]["ray_2"]["same_bundle_as_local"]
+    assert read_block(index_ray.DOC, index_ray.BLOCK) == index_ray.render(r).strip()
