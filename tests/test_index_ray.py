@@ -180,3 +180,26 @@ def test_the_doc_quotes_the_committed_benchmark() -> None:
     r = read_result("index_ray")
     assert r["engines"]["ray_1"]["same_bundle_as_local"] and r["engines"]["ray_2"]["same_bundle_as_local"]
     assert read_block(index_ray.DOC, index_ray.BLOCK) == index_ray.render(r).strip()
+
+
+def test_update_with_the_ray_engine(
+    cluster: tuple[str, dict[str, str]], tiny_pack: Path, local_bundle: Path, tmp_path: Path
+) -> None:
+    address, env = cluster
+    bundle = tmp_path / "bundle"
+    shutil.copytree(local_bundle, bundle)
+    new = tmp_path / "new"
+    new.mkdir()
+    added = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[12:14]
+    for n in added:
+        shutil.copy(NIH_SAMPLE / "images" / n, new / n)
+    cmd = [sys.executable, "-m", "medmir.cli", "index", "--update", str(bundle), "--images", str(new), "--model",
+           str(tiny_pack), "--engine", "ray", "--address", address, "--shards", str(tmp_path / "shards")]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "50 images in the bundle: 48 kept, 0 removed, 2 added (2 embedded" in " ".join(done.stderr.split())
+    from medmir.bundle.read import Bundle
+    from medmir.bundle.verify import verify_bundle
+
+    verify_bundle(bundle)
+    assert [m["filename"] for m in Bundle.open(bundle).metadata][48:] == added

@@ -134,11 +134,35 @@ def _print_skipped(items: list[tuple[str, str]], limit: int = 20) -> None:
         err.print(f"  ... and {len(items) - limit} more")
 
 
+def _update(a: argparse.Namespace) -> int:
+    from medmir.embed import check_workers
+    from medmir.index_update import read_removals, update_index
+
+    if a.out is not None:
+        raise MedmirError("--update changes BUNDLE in place: leave out --out")
+    rep = update_index(a.update, a.model, images=a.images, labels=a.labels,
+                       remove=read_removals(a.remove) if a.remove else None, cache_dir=a.cache,
+                       workers=check_workers(a.workers), batch_size=a.batch_size, engine=a.engine,
+                       ray_address=a.address, shards=a.shards, progress=_progress_enabled())  # fmt: skip
+    err.print(escape(rep.summary()))
+    for name in rep.unmatched:
+        err.print(f"  --remove {escape(name)}: no row has this file name or patient id", soft_wrap=True)
+    _print_skipped(rep.skipped.items)
+    return 0
+
+
 def _index(a: argparse.Namespace) -> int:
     from medmir.bundle.write import RANDOM_WARNING
     from medmir.embed import check_workers
     from medmir.index import build_index
 
+    if a.update is not None:
+        return _update(a)
+    missing = [f"--{n}" for n in ("images", "labels", "out") if getattr(a, n) is None]
+    if missing:
+        raise MedmirError(f"medmir index needs {', '.join(missing)} (or --update BUNDLE)")
+    if a.remove is not None:
+        raise MedmirError("--remove goes with --update BUNDLE")
     rep = build_index(
         a.images,
         a.labels,
@@ -415,10 +439,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     ix = sub.add_parser("index", help="embed images and write a bundle")
     ix.add_argument("--force", action="store_true", help=FORCE_HELP)
-    ix.add_argument("--images", required=True, type=Path, help="the original images (embeddings come from these)")
-    ix.add_argument("--labels", required=True, type=Path)
+    ix.add_argument("--images", type=Path, help="the original images (embeddings come from these)")
+    ix.add_argument("--labels", type=Path, help="their labels (with --update: optional, no CSV means no labels)")
     ix.add_argument("--model", required=True, type=Path, help="model pack folder")
-    ix.add_argument("--out", required=True, type=Path, help="bundle folder (replaced atomically)")
+    ix.add_argument("--out", type=Path, help="bundle folder (replaced atomically)")
+    ix.add_argument(
+        "--update",
+        type=Path,
+        metavar="BUNDLE",
+        help="change this bundle instead: add --images (only new ones are embedded), --remove rows",
+    )
+    ix.add_argument(
+        "--remove",
+        type=Path,
+        metavar="LIST",
+        help="--update: a file of file names or patient ids (one a line) whose rows are removed",
+    )
     ix.add_argument("--neighbors", type=count(), default=10, help="similar images stored per image")
     ix.add_argument("--precision", choices=("fp32", "int8"), default="fp32", help="vision model used for the index")
     ix.add_argument("--thumbnails", type=Path, default=None, help="`medmir process` output to reuse")

@@ -48,7 +48,7 @@ class IndexReport:
         )
 
 
-def _progress(enabled: bool) -> Progress:
+def progress_bar(enabled: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -108,32 +108,17 @@ def build_index(
     if engine == "ray":
         if use_torch:
             raise MedmirError("--engine ray runs the pack's ONNX model on CPUs; --device cuda is the local engine's")
-        embedder = _ray_embedder(pack, paths, opts, ray_address, shards or _default_shards(cache_dir, out, pack))
+        embedder = ray_embedder(pack, paths, opts, ray_address, shards or default_shards(cache_dir, out, pack))
     elif use_torch:
         embedder = _torch_embedder(pack, paths, opts, device, torch_dtype, preprocess_mode, checkpoint)
     else:
-        embedder = _onnx_embedder(pack, paths, opts)
+        embedder = onnx_embedder(pack, paths, opts)
 
     inputs = [images, labels, pack_dir, *([thumbnails] if thumbnails else [])]
-    with staging_dir(out, "index", inputs=inputs, force=force) as tmp, _progress(progress) as bar:
+    with staging_dir(out, "index", inputs=inputs, force=force) as tmp, progress_bar(progress) as bar:
         writer = BundleWriter(tmp, pack, version=bundle_format, shard_rows=shard_rows, thumbs_per_pack=thumbs_per_pack)
-        task = bar.add_task("embedding images", total=len(present))
-        t_embed = time.perf_counter()
-        for item in embedder.run(lambda n: bar.advance(task, n)):
-            r, path = present[item.index], on_disk[present[item.index].filename]
-            if item.error is not None or item.vector is None:
-                if strict:
-                    raise MedmirError(f"{path}: {item.error}")
-                report.skipped.add(str(path), item.error or "no embedding")
-                continue
-            thumb = _thumbnail(thumbnails, r, images) if thumbnails else item.thumbnail
-            if thumb is None:
-                raise MedmirError(f"{path}: no thumbnail was made")  # the embedders make one when asked
-            writer.add(r, item.vector, thumb)
-            report.cached += item.cached
-            report.embedded += not item.cached
-        report.embed_seconds = time.perf_counter() - t_embed
-        embedder.close()
+        source = ImageSet(images, present, on_disk, thumbnails)
+        add_embedded(writer, embedder, source, report, strict=strict, bar=bar)
         if writer.count == 0:
             raise MedmirError(f"{images}: no image could be embedded ({len(report.skipped)} skipped)")
         nn_task = bar.add_task("nearest neighbours", total=writer.count)
@@ -141,6 +126,41 @@ def build_index(
     report.count = writer.count
     report.seconds = time.perf_counter() - t0
     return report
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images to embed: their label rows (`present`, in bundle order), where each is, and a `medmir process` folder
+    of thumbnails to reuse (None: thumbnails are made while decoding)."""
+
+    images: Path
+    present: list[Record]
+    on_disk: dict[str, Path]
+    thumbnails: Path | None = None
+
+
+def add_embedded(writer: BundleWriter, embedder: Embedder, src: ImageSet, report: IndexReport, *, strict: bool,
+                 bar: Progress) -> None:  # fmt: skip
+    """Runs `embedder` over `src` and adds each embedded image to `writer`, in order; a bad image is reported in
+    `report.skipped` (or, `strict`, an error); counts and times go to `report`."""
+    task = bar.add_task("embedding images", total=len(src.present))
+    t_embed = time.perf_counter()
+    for item in embedder.run(lambda n: bar.advance(task, n)):
+        r = src.present[item.index]
+        path = src.on_disk[r.filename]
+        if item.error is not None or item.vector is None:
+            if strict:
+                raise MedmirError(f"{path}: {item.error}")
+            report.skipped.add(str(path), item.error or "no embedding")
+            continue
+        thumb = _thumbnail(src.thumbnails, r, src.images) if src.thumbnails else item.thumbnail
+        if thumb is None:
+            raise MedmirError(f"{path}: no thumbnail was made")  # the embedders make one when asked
+        writer.add(r, item.vector, thumb)
+        report.cached += item.cached
+        report.embedded += not item.cached
+    report.embed_seconds = time.perf_counter() - t_embed
+    embedder.close()
 
 
 def match_records(
@@ -203,7 +223,8 @@ def _onnx_info(precision: Precision) -> dict[str, Any]:
             "dtype": _ONNX_DTYPES.get(precision, precision), "preprocess": "exact"}  # fmt: skip
 
 
-def _onnx_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions) -> Embedder:
+def onnx_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions) -> Embedder:
+    """The local engine with the pack's ONNX model (medmir.embed), the embedding cache in `o.cache_dir`."""
     cache = EmbeddingCache(o.cache_dir, pack, o.precision) if o.cache_dir else None
     info = _onnx_info(o.precision)
 
@@ -214,13 +235,14 @@ def _onnx_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions) -> Embed
     return Embedder(run, info, cache)
 
 
-def _default_shards(cache_dir: Path | None, out: Path, pack: ModelPack) -> Path:
+def default_shards(cache_dir: Path | None, out: Path, pack: ModelPack) -> Path:
     if cache_dir is not None:
         return cache_dir / "ray-shards" / pack.manifest_sha256[:16]
     return out.parent / f".{out.name}.shards"
 
 
-def _ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: str | None, folder: Path) -> Embedder:
+def ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: str | None, folder: Path) -> Embedder:
+    """The Ray engine (medmir.index_ray) over `paths`, its shards in `folder` (a folder a precision under it)."""
     from medmir.index_ray import embed_with_ray
     from medmir.shards import ShardStore
 

@@ -70,6 +70,7 @@ class Bundle:
     _embeddings: np.ndarray | None  # version 1: float32 [count, dim], memory-mapped
     rows: Int8Rows | None = None  # version 2: what ranking uses
     _nn: dict[str, Any] | None = None  # version 1's nearest_neighbors.json, once read
+    _thumb_offsets: np.ndarray | None = None  # version 2's thumbs.idx, once read
 
     @classmethod
     def open(cls, bundle: Path, *, verify: bool = True) -> Bundle:
@@ -192,8 +193,10 @@ class Bundle:
                 raise MedmirError(f"{path}: missing")
             return path.read_bytes()
         index = self.dir / THUMB_INDEX
-        offsets = np.frombuffer(_read_exact(index, self.count * 8, f"{self.count} x 2 uint32"), dtype="<u4")
-        start, length = int(offsets[2 * row]), int(offsets[2 * row + 1])
+        if self._thumb_offsets is None:  # read once: a pass over every row reads it once, not once a row
+            data = _read_exact(index, self.count * 8, f"{self.count} x 2 uint32")
+            self._thumb_offsets = np.frombuffer(data, dtype="<u4")
+        start, length = int(self._thumb_offsets[2 * row]), int(self._thumb_offsets[2 * row + 1])
         path = self.dir / thumb_pack(row // int(self.info.get("thumbs_per_pack", THUMBS_PER_PACK)))
         if not path.is_file():
             raise MedmirError(f"{path}: missing")

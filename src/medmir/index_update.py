@@ -1,0 +1,150 @@
+"""Changing a bundle: images added (only new ones embedded) and images removed by file name or patient id
+(`medmir index --update BUNDLE [--images DIR [--labels CSV]] [--remove LIST]`).
+
+The bundle is written again, whole, by the one bundle writer, from the rows kept and the rows added, in a staging
+folder that replaces it in one rename: a removed image leaves no row, vector, thumbnail, neighbour or fallback result
+behind (a patient who withdraws consent is gone from every file), and the neighbours are computed afresh over the new
+set, as `medmir index` computes them. Kept rows keep their stored vectors (version 2: their int8 rows, dequantized and
+quantized again with the new set); `medmir evaluate`'s files are left out (they describe the old set: evaluate again).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medmir.bundle.read import Bundle
+from medmir.bundle.write import BundleWriter
+from medmir.data.generic import read_labels
+from medmir.data.nih import index_images
+from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
+from medmir.errors import MedmirError
+from medmir.fsutil import staging_dir
+from medmir.index import (
+    EmbedOptions,
+    ImageSet,
+    IndexReport,
+    add_embedded,
+    default_shards,
+    onnx_embedder,
+    progress_bar,
+    ray_embedder,
+)
+from medmir.model.pack import ModelPack, check_indexed_with
+
+
+@dataclass
+class UpdateReport(IndexReport):
+    kept: int = 0
+    removed: list[str] = field(default_factory=list)  # file names of the rows removed
+    unmatched: list[str] = field(default_factory=list)  # --remove entries that matched no row
+
+    def summary(self) -> str:
+        return (
+            f"{self.count} images in the bundle: {self.kept} kept, {len(self.removed)} removed, "
+            f"{self.count - self.kept} added ({self.embedded} embedded, {self.cached} from cache), "
+            f"{len(self.skipped)} skipped, {self.seconds:.1f} s"
+        )
+
+
+def read_removals(path: Path) -> set[str]:
+    """A file of file names or patient ids, one a line (blank lines and `#` comments skipped)."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise MedmirError(f"{path}: not found") from None
+    except UnicodeDecodeError as exc:
+        raise MedmirError(f"{path}: not UTF-8 text ({exc})") from None
+    out = {s.strip() for s in lines if s.strip() and not s.strip().startswith("#")}
+    if not out:
+        raise MedmirError(f"{path}: no file names or patient ids in it")
+    return out
+
+
+def _record(meta: dict[str, Any]) -> Record:
+    return Record(str(meta["filename"]), tuple(meta["labels"]), str(meta.get("primary_label") or ""),
+                  str(meta.get("patient_id") or ""), meta.get("age"), str(meta.get("sex") or ""),
+                  str(meta.get("view") or ""))  # fmt: skip
+
+
+def _new_images(images: Path, labels: Path | None, known: set[str], skipped: Skipped) -> ImageSet:
+    """The images under `images` not in the bundle yet, with their label rows (no CSV: no labels)."""
+    on_disk = index_images(images, IMAGE_SUFFIXES)
+    if labels is not None:
+        records = [r for r in read_labels(labels, skipped) if r.filename in on_disk]
+    else:
+        records = [Record(name, ()) for name in sorted(on_disk)]
+    present = []
+    for r in records:
+        if r.filename in known:
+            skipped.add(str(on_disk[r.filename]), "already in the bundle (remove it first to replace it)")
+        else:
+            present.append(r)
+    return ImageSet(images, present, on_disk)
+
+
+def update_index(
+    bundle_dir: Path,
+    pack_dir: Path,
+    *,
+    images: Path | None = None,
+    labels: Path | None = None,
+    remove: set[str] | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    shards: Path | None = None,
+    progress: bool = True,
+) -> UpdateReport:
+    """Adds the images under `images` (labels from `labels`) and removes the rows whose file name or patient id is
+    in `remove`; the new images are embedded as the bundle's were (its pack and precision; the local or Ray engine)."""
+    if images is None and not remove:
+        raise MedmirError("--update: give --images to add, --remove to remove, or both")
+    t0 = time.perf_counter()
+    report = UpdateReport()
+    bundle = Bundle.open(bundle_dir)  # every check of `medmir verify` first: nothing is built on a damaged bundle
+    pack = ModelPack.open(pack_dir)
+    check_indexed_with(pack, bundle.info, bundle_dir, hint="; update a bundle with the pack that indexed it")
+    made = bundle.info["image_embeddings"]
+    if made.get("backend") != "onnxruntime":
+        raise MedmirError(f"{bundle_dir}: indexed with {made.get('backend')}; --update embeds with the pack's ONNX "
+                          "model, so its new rows would not match: index the whole collection again")  # fmt: skip
+    remove = remove or set()
+    rows = [bundle.metadata[i] for i in range(bundle.count)]
+    gone = [i for i, m in enumerate(rows) if m["filename"] in remove or (m.get("patient_id") or "") in remove]
+    matched = {rows[i]["filename"] for i in gone} | {rows[i].get("patient_id") or "" for i in gone}
+    report.removed = [rows[i]["filename"] for i in gone]
+    report.unmatched = sorted(remove - matched)
+    kept = [i for i in range(bundle.count) if i not in set(gone)]
+    new = _new_images(images, labels, {rows[i]["filename"] for i in kept}, report.skipped) if images else None
+    if new is not None and not new.present and not gone:
+        raise MedmirError(f"{images}: no image to add ({len(report.skipped)} skipped), and nothing to remove")
+    info = bundle.info
+    inputs = [pack_dir, *(p for p in (images, labels) if p is not None)]
+    with staging_dir(bundle_dir, "index", inputs=inputs) as tmp, progress_bar(progress) as bar:
+        writer = BundleWriter(tmp, pack, version=int(info["format_version"]),
+                              **{k: int(info[k]) for k in ("shard_rows", "thumbs_per_pack") if k in info})  # fmt: skip
+        task = bar.add_task("rows kept", total=len(kept))
+        for i in kept:
+            writer.add(_record(rows[i]), bundle.embedding(i), bundle.thumbnail(i))
+            bar.advance(task)
+        report.kept = len(kept)
+        if new is not None and new.present:
+            opts = EmbedOptions(cache_dir, True, batch_size, workers, made["precision"])
+            paths = [new.on_disk[r.filename] for r in new.present]
+            embedder = (ray_embedder(pack, paths, opts, ray_address, shards or default_shards(cache_dir, bundle_dir,
+                        pack)) if engine == "ray" else onnx_embedder(pack, paths, opts))  # fmt: skip
+            add_embedded(writer, embedder, new, report, strict=False, bar=bar)
+        if writer.count == 0:
+            raise MedmirError(f"{bundle_dir}: removing {len(gone)} rows would leave an empty bundle")
+        nn_task = bar.add_task("nearest neighbours", total=writer.count)
+        k = int(info["neighbors"]["k"])
+        writer.finish(neighbors=k, image_embeddings={x: v for x, v in made.items() if x != "source"},
+                      progress=lambda n: bar.advance(nn_task, n))  # fmt: skip
+    report.count = writer.count
+    report.seconds = time.perf_counter() - t0
+    return report
