@@ -5,7 +5,8 @@ ONNX export is paid for: the torch backend needs only the checkpoint and its pre
 - GPU only: preprocessed random tensors through the vision tower (batch 256 by default, after warm-up);
 - decode only: the DataLoader alone (read + sha256 + decode + preprocess), exact and fast modes, no model;
 - end to end: `embed_images_torch` in exact mode, fast mode, and exact mode with WebP thumbnails (what
-  `medmir index` does when no --thumbnails folder is given);
+  `medmir index` does when no --thumbnails folder is given); and, with the `ray` extra installed, the Ray engine's
+  pipeline (`medmir index --engine ray`: CPU decode tasks feeding one PyTorch actor a GPU), exact mode;
 - cosine between exact and fast embeddings (first 64 images) and between the dtype and fp32 (same inputs);
 plus peak GPU memory, CPU count, GPU name, versions. Every measurement stops after --cap seconds.
 Input: N files of NIH size made from the shared 400-image sample. Each copy keeps the original PNG stream (so
@@ -179,6 +180,27 @@ def end_to_end(
     return out
 
 
+def end_to_end_ray(paths: list[Path], ckpt: Path, spec: dict[str, Any], encoder: Any, workers: int, batch: int,
+                   work: Path) -> dict[str, Any]:  # fmt: skip
+    """Images/s of `medmir index --engine ray`'s pipeline (medmir.index_ray), exact mode: a local Ray with
+    `workers` + 1 CPUs running the decode tasks and one PyTorch actor a GPU (on a CPU run, one actor a CPU), every
+    image (no cap: Ray's pipeline runs to the end), its start-up included."""
+    from medmir.index_ray import TorchModel, embed_with_ray, torch_checkpoint_model
+    from medmir.shards import ShardStore
+
+    store = ShardStore(work / f"ray-shards-{time.time_ns()}", "gpu-bench", f"torch-{encoder.dtype}",
+                       encoder.embed_dim)  # fmt: skip
+    model = torch_checkpoint_model(TorchModel(str(encoder.device), encoder.dtype, ckpt), spec)
+    done, errors, t = 0, 0, time.perf_counter()
+    for e in embed_with_ray(paths, model, store, thumbnails=False, batch_size=batch, workers=workers + 1,
+                            address=None, on_progress=lambda n: None):  # fmt: skip
+        done += 1
+        errors += e.error is not None
+    out: dict[str, Any] = _figure(done, time.perf_counter() - t)
+    out["errors"] = errors
+    return out
+
+
 def _vectors(paths: list[Path], encoder: Any, mode: str, workers: int, kept: list[Any]) -> Any:
     """Embeddings of `paths`: those an end-to-end run kept if it got that far, else from a run of their own."""
     import numpy as np
@@ -223,6 +245,7 @@ def render(r: dict[str, Any]) -> str:
         ("end to end, exact", r["end_to_end_exact"]),
         ("end to end, fast", r["end_to_end_fast"]),
         ("end to end, exact + WebP thumbnails", r["end_to_end_exact_thumbnails"]),
+        *([("end to end, exact, on Ray (--engine ray)", r["end_to_end_ray"])] if r.get("end_to_end_ray") else []),
     ]
     lines = [
         f"{r['gpu']['name']} | {r['cpu']['count']} CPUs ({r['cpu']['name']}) | torch {r['versions']['torch']} | "
@@ -325,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
             ("end_to_end_fast", lambda: e2e("fast", False)),
             ("end_to_end_exact_thumbnails", lambda: e2e("exact", True)),
         ]
+        if importlib.util.find_spec("ray") is not None:  # the extra medmir[ray]
+            steps.append(("end_to_end_ray", lambda: end_to_end_ray(paths, ckpt, spec, encoder, workers, a.batch_size,
+                                                                    work)))  # fmt: skip
         for name, fn in steps:
             r[name] = fn()
             print(f"{name}: {r[name]}", flush=True)

@@ -106,6 +106,28 @@ def merge(pack_dir: Path, work: Path) -> dict[str, Any]:
             "neighbors": method}  # fmt: skip
 
 
+def update(work: Path) -> dict[str, Any] | None:
+    """`medmir index --update` at 112,120 rows: one patient's images removed from a copy of benchmarks/scale.py's
+    version 2 bundle (checked, rows kept read back, the bundle written again with its neighbours)."""
+    from medmir.bundle.read import Bundle
+    from medmir.index_update import update_index
+
+    src = ROOT / "build" / "scale" / "bundles" / f"v2-{MERGE_ROWS}"
+    if not (src / "index_info.json").is_file():
+        log(f"update: no {src} (make scale-bench builds it); not measured")
+        return None
+    copy = work / "bundle"
+    shutil.copytree(src, copy)
+    b = Bundle.open(copy, verify=False)
+    patient = b.metadata[0]["patient_id"]
+    log(f"update: removing patient {patient} from {MERGE_ROWS:,} rows")
+    t = time.perf_counter()
+    # force: benchmarks/synthetic.py wrote it, not `medmir index`
+    rep = update_index(copy, synthetic.DEFAULT_PACK, remove={patient}, progress=False, force=True)
+    seconds = round(time.perf_counter() - t, 2)
+    return {"rows": MERGE_ROWS, "removed": len(rep.removed), "kept": rep.kept, "seconds": seconds}
+
+
 def render(r: dict[str, Any]) -> str:
     e, m = r["engines"], r["merge"]
     lines = [
@@ -128,6 +150,11 @@ def render(r: dict[str, Any]) -> str:
         f"{m['read_shards_s']} s, rows and thumbnails added to the bundle writer {m['add_rows_s']} s, the bundle "
         f"finished (neighbours: {m['neighbors']}) {m['finish_s']} s; {m['total_s']} s in all.",
     ]
+    u = r.get("update")
+    if u:
+        lines.append(f"`medmir index --update` removing one patient ({u['removed']} images) from a {u['rows']:,}-row "
+                     f"version 2 bundle (benchmarks/scale.py's): {u['seconds']} s, the bundle checked, its "
+                     f"{u['kept']:,} kept rows read back and written again with their neighbours.")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -140,8 +167,11 @@ def main() -> None:
         if not (pack / "manifest.json").exists():
             pack = Path(random_pack(ROOT / "build" / "bench", SAMPLE.parent.parent / "models" / "biomedclip", print))
         (ROOT / "build").mkdir(exist_ok=True)
+        r: dict[str, Any] = {"images": n}
+        with tempfile.TemporaryDirectory(prefix="medmir-update-", dir=ROOT / "build") as tmp:
+            r["update"] = update(Path(tmp))
         with tempfile.TemporaryDirectory(prefix="medmir-ray-bench-", dir=ROOT / "build") as tmp:
-            r = {"images": n, "engines": engines(pack, n, Path(tmp))}
+            r["engines"] = engines(pack, n, Path(tmp))
         with tempfile.TemporaryDirectory(prefix="medmir-ray-merge-", dir=ROOT / "build") as tmp:
             r["merge"] = merge(pack, Path(tmp))
         r["measured_at"], r["machine"] = dt.date.today().isoformat(), machine()

@@ -22,6 +22,7 @@ FIGURES = (
     "end_to_end_exact",
     "end_to_end_fast",
     "end_to_end_exact_thumbnails",
+    "end_to_end_ray",
 )
 
 
@@ -46,9 +47,10 @@ def test_smoke_run_writes_the_figures(tmp_path: Path) -> None:
         f = r[key]
         assert f["images"] > 0 and f["seconds"] > 0 and f["images_per_s"] > 0, key
     assert r["end_to_end_exact"]["errors"] == 0 and r["decode_only_exact"]["images"] == 64
+    assert r["end_to_end_ray"]["images"] == 64 and r["end_to_end_ray"]["errors"] == 0
     assert r["cosine_exact_vs_fast"]["n"] == 64 and r["cosine_exact_vs_fast"]["min"] > 0.999
     assert r["cosine_dtype_vs_fp32"]["n"] == 64  # bf16 by default, against an fp32 copy of the weights
     for key in ("peak_gpu_memory_mb", "peak_rss_mb", "gpu", "cpu", "versions", "setup_seconds", "total_seconds"):
         assert key in r
     assert r["cpu"]["count"] and r["versions"]["torch"] and r["device"] == "cpu" and r["n"] == 64
-    assert "end to end, fast" in done.stdout and "wrote" in done.stdout
+    assert "end to end, fast" in done.stdout and "on Ray" in done.stdout and "wrote" in done.stdout

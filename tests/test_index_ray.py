@@ -203,3 +203,37 @@ def test_update_with_the_ray_engine(
 
     verify_bundle(bundle)
     assert [m["filename"] for m in Bundle.open(bundle).metadata][48:] == added
+
+
+def test_the_torch_model_on_ray(
+    cluster: tuple[str, dict[str, str]], collection: tuple[Path, Path], tiny_pack: Path, tiny_checkpoint: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """`--device cuda` on Ray runs the checkpoint in PyTorch actors fed by CPU decode tasks; here on the CPU, against
+    the local torch engine (same rows up to float rounding, same thumbnails and metadata)."""
+    from medmir.bundle.read import Bundle
+
+    address, env = cluster
+    images, labels = collection
+    opts = {"backend": "torch", "device": "cpu", "torch_dtype": "fp32", "checkpoint": tiny_checkpoint,
+            "progress": False, "batch_size": 4}  # fmt: skip
+    local = build_index(images, labels, tiny_pack, tmp_path / "local", workers=1, **opts)
+    # in a process of its own: Ray reads its token settings when imported
+    script = (
+        "import sys; from pathlib import Path; from medmir.index import build_index\n"
+        "a = [Path(x) for x in sys.argv[1:6]]\n"
+        "r = build_index(a[0], a[1], a[2], a[3], engine='ray', ray_address=sys.argv[6], shards=a[4], backend='torch',"
+        " device='cpu', torch_dtype='fp32', checkpoint=Path(sys.argv[7]), progress=False, batch_size=4)\n"
+        "print(r.embedded)\n"
+    )
+    args = [images, labels, tiny_pack, tmp_path / "ray", tmp_path / "shards", address, tiny_checkpoint]
+    done = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.split()[-1]) == local.embedded == 48
+    a, b = Bundle.open(tmp_path / "local"), Bundle.open(tmp_path / "ray")
+    assert list(a.metadata) == list(b.metadata) and a.info["image_embeddings"] == b.info["image_embeddings"]
+    ea, eb = (e / np.linalg.norm(e, axis=1, keepdims=True) for e in (a.embeddings, b.embeddings))
+    assert np.min(np.sum(ea * eb, axis=1)) > 0.9999
+    assert all(a.thumbnail(i) == b.thumbnail(i) for i in range(a.count))
+    assert (tmp_path / "shards" / "torch-fp32-exact" / "store.json").is_file()

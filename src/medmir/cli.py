@@ -143,7 +143,7 @@ def _update(a: argparse.Namespace) -> int:
     rep = update_index(a.update, a.model, images=a.images, labels=a.labels,
                        remove=read_removals(a.remove) if a.remove else None, cache_dir=a.cache,
                        workers=check_workers(a.workers), batch_size=a.batch_size, engine=a.engine,
-                       ray_address=a.address, shards=a.shards, progress=_progress_enabled())  # fmt: skip
+                       ray_address=a.address, shards=a.shards, progress=_progress_enabled(), force=a.force)  # fmt: skip
     err.print(escape(rep.summary()))
     for name in rep.unmatched:
         err.print(f"  --remove {escape(name)}: no row has this file name or patient id", soft_wrap=True)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -24,6 +24,9 @@ from medmir.embedcache import EmbeddingCache
 from medmir.errors import MedmirError
 from medmir.fsutil import staging_dir
 from medmir.model.pack import ModelPack, Precision
+
+if TYPE_CHECKING:
+    from medmir.index_ray import TorchModel
 
 Backend = Literal["auto", "onnxruntime", "torch"]
 Engine = Literal["local", "ray"]
@@ -106,9 +109,15 @@ def build_index(
     if engine not in ("local", "ray"):
         raise MedmirError(f"engine {engine!r}: use local or ray")
     if engine == "ray":
+        torch_model = None
         if use_torch:
-            raise MedmirError("--engine ray runs the pack's ONNX model on CPUs; --device cuda is the local engine's")
-        embedder = ray_embedder(pack, paths, opts, ray_address, shards or default_shards(cache_dir, out, pack))
+            from medmir.index_ray import TorchModel
+
+            if preprocess_mode != "exact":
+                raise MedmirError("--engine ray decodes on CPUs: --preprocess fast (decoding on the GPU) is local only")
+            torch_model = TorchModel(device, torch_dtype, checkpoint)
+        folder = shards or default_shards(cache_dir, out, pack)
+        embedder = ray_embedder(pack, paths, opts, ray_address, folder, torch_model)
     elif use_torch:
         embedder = _torch_embedder(pack, paths, opts, device, torch_dtype, preprocess_mode, checkpoint)
     else:
@@ -241,18 +250,25 @@ def default_shards(cache_dir: Path | None, out: Path, pack: ModelPack) -> Path:
     return out.parent / f".{out.name}.shards"
 
 
-def ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: str | None, folder: Path) -> Embedder:
-    """The Ray engine (medmir.index_ray) over `paths`, its shards in `folder` (a folder a precision under it)."""
-    from medmir.index_ray import embed_with_ray
+def ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: str | None, folder: Path,
+                 torch_model: TorchModel | None = None) -> Embedder:  # fmt: skip
+    """The Ray engine (medmir.index_ray) over `paths`, its shards in `folder` (a folder a model under it): the
+    pack's ONNX model, or with `torch_model` its checkpoint in PyTorch."""
+    from medmir.index_ray import embed_with_ray, pack_model
     from medmir.shards import ShardStore
 
-    store = ShardStore(folder / o.precision, pack.manifest_sha256, o.precision, pack.embed_dim)
-    info = _onnx_info(o.precision)
+    if torch_model is None:
+        key, info = o.precision, _onnx_info(o.precision)
+    else:
+        key = f"torch-{torch_model.dtype}-exact"
+        info = {"precision": torch_model.dtype, "backend": "torch", "device": torch_model.device,
+                "dtype": _TORCH_DTYPES[torch_model.dtype], "preprocess": "exact"}  # fmt: skip
+    store = ShardStore(folder / key, pack.manifest_sha256, key, pack.embed_dim)
 
     def run(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
-        return embed_with_ray(paths, pack, store, precision=o.precision, thumbnails=o.thumbnails,
-                              batch_size=o.batch_size or 16, workers=o.workers, address=address,
-                              on_progress=on_progress)  # fmt: skip
+        return embed_with_ray(paths, pack_model(pack, o.precision, torch_model), store, thumbnails=o.thumbnails,
+                              batch_size=o.batch_size or (256 if torch_model else 16), workers=o.workers,
+                              address=address, on_progress=on_progress)  # fmt: skip
 
     return Embedder(run, info, None)
 

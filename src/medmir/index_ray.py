@@ -14,6 +14,7 @@ must be where every node sees them at the same path (a shared file system).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,70 @@ class _Embed:
         return out
 
 
-def _embedder(pack_dir: Path, precision: Precision) -> type[_Embed]:
-    return type("Embed", (_Embed,), {"PACK_DIR": str(pack_dir), "PRECISION": precision})
+class _TorchEmbed:
+    """A Ray actor: the checkpoint the pack was exported from, in PyTorch on `DEVICE` (`num_gpus=1` on CUDA), for
+    `medmir index --engine ray --device cuda`; fed by separate CPU decode tasks."""
+
+    PACK_DIR = ""
+    CHECKPOINT = ""
+    DEVICE = "cuda"
+    DTYPE = "bf16"
+
+    def __init__(self) -> None:
+        from medmir.embed_torch import TorchEncoder
+
+        ckpt = Path(self.CHECKPOINT) if self.CHECKPOINT else None
+        if not self.PACK_DIR and ckpt is not None:  # a checkpoint alone (benchmarks/gpu_index.py)
+            self.encoder = TorchEncoder.from_checkpoint(ckpt, device=self.DEVICE, dtype=self.DTYPE)
+            return
+        pack = ModelPack.open(Path(self.PACK_DIR), verify=False)
+        self.encoder = TorchEncoder.from_pack(pack, checkpoint=ckpt, device=self.DEVICE, dtype=self.DTYPE)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        ok = np.array([not e for e in batch["error"]], dtype=bool)
+        vectors = np.zeros((len(ok), self.encoder.embed_dim), np.float32)
+        if ok.any():
+            vectors[ok] = self.encoder.encode(torch.from_numpy(np.ascontiguousarray(batch["pixels"][ok])))
+        out = {k: v for k, v in batch.items() if k != "pixels"}
+        out["vector"] = vectors
+        return out
+
+
+@dataclass(frozen=True)
+class TorchModel:
+    """What `_TorchEmbed` runs: the pack's checkpoint (or `checkpoint`) on `device` in `dtype`."""
+
+    device: str
+    dtype: str
+    checkpoint: Path | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the pipeline runs: the actor class (its settings as class attributes: constructor arguments would be
+    kept in Ray's object store for restarts), the preprocessing spec, and whether an actor takes a GPU."""
+
+    actor: type[Any]
+    spec: dict[str, Any]
+    gpu: bool = False
+
+
+def pack_model(pack: ModelPack, precision: Precision, torch_model: TorchModel | None = None) -> Model:
+    """The pack's ONNX model, or (`torch_model`) the checkpoint it was exported from, in PyTorch."""
+    spec, pack_dir = pack.manifest["preprocess"], str(pack.dir.absolute())
+    if torch_model is None:
+        return Model(type("Embed", (_Embed,), {"PACK_DIR": pack_dir, "PRECISION": precision}), spec)
+    return torch_checkpoint_model(torch_model, spec, pack_dir)
+
+
+def torch_checkpoint_model(torch_model: TorchModel, spec: dict[str, Any], pack_dir: str = "") -> Model:
+    """A checkpoint in PyTorch actors (with no `pack_dir`: `torch_model.checkpoint` alone, its own spec)."""
+    ckpt = str(torch_model.checkpoint.absolute()) if torch_model.checkpoint else ""
+    actor = type("TorchEmbed", (_TorchEmbed,), {"PACK_DIR": pack_dir, "CHECKPOINT": ckpt,
+                                               "DEVICE": torch_model.device, "DTYPE": torch_model.dtype})  # fmt: skip
+    return Model(actor, spec, gpu=torch_model.device.startswith("cuda"))
 
 
 def _connect(address: str | None, workers: int | None) -> bool:
@@ -90,10 +153,9 @@ def _connect(address: str | None, workers: int | None) -> bool:
 
 def embed_with_ray(
     paths: list[Path],
-    pack: ModelPack,
+    model: Model,
     store: ShardStore,
     *,
-    precision: Precision,
     thumbnails: bool,
     batch_size: int,
     workers: int | None,
@@ -106,7 +168,7 @@ def embed_with_ray(
     todo = [i for i, s in enumerate(sources) if store.get(s) is None or (thumbnails and _thumb_missing(store, s))]
     on_progress(len(paths) - len(todo))
     if todo:
-        _run(sources, todo, pack, store, precision, thumbnails, batch_size, workers, address, on_progress)
+        _run(sources, todo, model, store, thumbnails, batch_size, workers, address, on_progress)
     fresh = set(todo)
     for i, s in enumerate(sources):
         row = store.get(s)
@@ -121,9 +183,8 @@ def _thumb_missing(store: ShardStore, s: Source) -> bool:
     return row is not None and row.vector is not None and not store.thumbnail(row.sha).is_file()
 
 
-def _run(sources: list[Source], todo: list[int], pack: ModelPack, store: ShardStore,
-         precision: Precision, thumbnails: bool, batch_size: int, workers: int | None, address: str | None,
-         on_progress: Callable[[int], None]) -> None:  # fmt: skip
+def _run(sources: list[Source], todo: list[int], model: Model, store: ShardStore, thumbnails: bool, batch_size: int,
+         workers: int | None, address: str | None, on_progress: Callable[[int], None]) -> None:  # fmt: skip
     import ray
     import ray.data
 
@@ -132,14 +193,17 @@ def _run(sources: list[Source], todo: list[int], pack: ModelPack, store: ShardSt
         n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))  # default: every CPU of the cluster
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        size = int(pack.manifest["preprocess"]["image_size"])
+        size = int(model.spec["image_size"])
+        # an actor a CPU; on CUDA, one a GPU (decoding stays in CPU tasks, which Ray then does not fuse in)
+        resources: dict[str, float] = {"num_gpus": 1} if model.gpu else {"num_cpus": 1}
+        actors = max(1, int(ray.cluster_resources().get("GPU", 1))) if model.gpu else n_workers
         items = [{"index": i, "path": sources[i].path} for i in todo]
         ds = (
             ray.data.from_items(items, override_num_blocks=max(1, len(items) // DECODE_BATCH))
             .map_batches(_decode, batch_size=DECODE_BATCH, num_cpus=1,
-                         fn_kwargs={"spec": pack.manifest["preprocess"], "thumbnails": thumbnails, "size": size})
-            .map_batches(_embedder(pack.dir.absolute(), precision), batch_size=batch_size, num_cpus=1,
-                         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=n_workers))
+                         fn_kwargs={"spec": model.spec, "thumbnails": thumbnails, "size": size})
+            .map_batches(model.actor, batch_size=batch_size,
+                         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors), **resources)
         )  # fmt: skip
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             idx = [int(i) for i in batch["index"]]

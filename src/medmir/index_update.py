@@ -99,9 +99,11 @@ def update_index(
     ray_address: str | None = None,
     shards: Path | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> UpdateReport:
     """Adds the images under `images` (labels from `labels`) and removes the rows whose file name or patient id is
-    in `remove`; the new images are embedded as the bundle's were (its pack and precision; the local or Ray engine)."""
+    in `remove`; the new images are embedded as the bundle's were (its pack and precision; the local or Ray engine).
+    `force`: replace a bundle that another medmir command wrote (medmir.outputs), as `medmir index --force`."""
     if images is None and not remove:
         raise MedmirError("--update: give --images to add, --remove to remove, or both")
     t0 = time.perf_counter()
@@ -110,9 +112,9 @@ def update_index(
     pack = ModelPack.open(pack_dir)
     check_indexed_with(pack, bundle.info, bundle_dir, hint="; update a bundle with the pack that indexed it")
     made = bundle.info["image_embeddings"]
-    if made.get("backend") != "onnxruntime":
+    if images is not None and made.get("backend") != "onnxruntime":
         raise MedmirError(f"{bundle_dir}: indexed with {made.get('backend')}; --update embeds with the pack's ONNX "
-                          "model, so its new rows would not match: index the whole collection again")  # fmt: skip
+                          "model, so added rows would not match: index the whole collection again")  # fmt: skip
     remove = remove or set()
     rows = [bundle.metadata[i] for i in range(bundle.count)]
     gone = [i for i, m in enumerate(rows) if m["filename"] in remove or (m.get("patient_id") or "") in remove]
@@ -125,7 +127,7 @@ def update_index(
         raise MedmirError(f"{images}: no image to add ({len(report.skipped)} skipped), and nothing to remove")
     info = bundle.info
     inputs = [pack_dir, *(p for p in (images, labels) if p is not None)]
-    with staging_dir(bundle_dir, "index", inputs=inputs) as tmp, progress_bar(progress) as bar:
+    with staging_dir(bundle_dir, "index", inputs=inputs, force=force) as tmp, progress_bar(progress) as bar:
         writer = BundleWriter(tmp, pack, version=int(info["format_version"]),
                               **{k: int(info[k]) for k in ("shard_rows", "thumbs_per_pack") if k in info})  # fmt: skip
         task = bar.add_task("rows kept", total=len(kept))
