@@ -94,17 +94,26 @@ def _same_bundle(a: Path, b: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def local_bundle(collection: tuple[Path, Path], tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def local_run(
+    collection: tuple[Path, Path], tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
+    """The local engine's bundle of the collection, and what it reported skipping (file -> why)."""
     images, labels = collection
     out = tmp_path_factory.mktemp("local") / "bundle"
     rep = build_index(images, labels, tiny_pack, out, progress=False, workers=2)
-    assert [why for what, why in rep.skipped.items if what.endswith("truncated.png")]
-    return out
+    skipped = dict(rep.skipped.items)
+    assert str(images / "truncated.png") in skipped
+    return out, skipped
+
+
+@pytest.fixture(scope="module")
+def local_bundle(local_run: tuple[Path, dict[str, str]]) -> Path:
+    return local_run[0]
 
 
 def test_ray_writes_the_local_engines_bundle_and_reports_the_same(
-    cluster: tuple[str, dict[str, str]], collection: tuple[Path, Path], tiny_pack: Path, local_bundle: Path,
-    tmp_path: Path,
+    cluster: tuple[str, dict[str, str]], collection: tuple[Path, Path], tiny_pack: Path,
+    local_run: tuple[Path, dict[str, str]], tmp_path: Path,
 ) -> None:  # fmt: skip
     address, env = cluster
     images, labels = collection
@@ -112,21 +121,24 @@ def test_ray_writes_the_local_engines_bundle_and_reports_the_same(
     done = subprocess.run(_ray_cmd(images, labels, tiny_pack, out, tmp_path / "shards", address), env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    local_bundle, local_skipped = local_run
     _same_bundle(local_bundle, out)
-    local = build_index(images, labels, tiny_pack, tmp_path / "again", progress=False, workers=1)
-    why = dict(local.skipped.items)[str(images / "truncated.png")]
+    why = local_skipped[str(images / "truncated.png")]
     said = " ".join(done.stderr.split())
     assert f"skipped {images / 'truncated.png'}: {why}" in said
     assert "48 images indexed (48 embedded" in said
     assert len(_shard_rows(tmp_path / "shards")) == 49  # the bad image's error is kept too
 
 
-def _wait_for_a_shard(shards: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+def _started(cmd: list[str], env: dict[str, str], shards: Path, timeout: float = 120) -> subprocess.Popen[str]:
+    """`cmd` running, once it has written its first shard (so it is mid-run)."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     end = time.monotonic() + timeout
     while not list(shards.rglob("shard-*.npz")):
         assert proc.poll() is None, f"the run ended before a shard was written: {proc.communicate()[1][-2000:]}"
         assert time.monotonic() < end, "no shard written"
         time.sleep(0.05)
+    return proc
 
 
 def test_a_killed_worker_is_retried(
@@ -136,9 +148,7 @@ def test_a_killed_worker_is_retried(
     address, env = cluster
     images, labels = collection
     out, shards = tmp_path / "bundle", tmp_path / "shards"
-    proc = subprocess.Popen(_ray_cmd(images, labels, tiny_pack, out, shards, address), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    _wait_for_a_shard(shards, proc)
+    proc = _started(_ray_cmd(images, labels, tiny_pack, out, shards, address), env, shards)
     workers = subprocess.run(["pgrep", "-f", "ray::MapWorker"], capture_output=True, text=True).stdout.split()
     assert workers, "no Ray worker running the pipeline"
     os.kill(int(workers[0]), signal.SIGKILL)
@@ -157,8 +167,7 @@ def test_a_killed_driver_resumes_from_its_shards(
     images, labels = collection
     out, shards = tmp_path / "bundle", tmp_path / "shards"
     cmd = _ray_cmd(images, labels, tiny_pack, out, shards, address)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for_a_shard(shards, proc)
+    proc = _started(cmd, env, shards)
     proc.kill()
     proc.communicate()
     before = _shard_rows(shards)

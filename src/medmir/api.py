@@ -28,7 +28,6 @@ from typing import Any, Self
 
 import numpy as np
 
-from medmir.bundle.neighbors import top_k
 from medmir.bundle.read import Bundle
 from medmir.errors import MedmirError
 from medmir.model.pack import ModelPack, Precision, check_indexed_with
@@ -172,11 +171,7 @@ class Collection:
     def rank(self, vector: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[Result]:
         """The top `k` rows for a query vector (float32 [dim], as `query_vector` makes)."""
         self._check_k(k)
-        scores, passes = self.bundle.scores(vector), self._passes(filters)
-        if passes is not None:
-            scores = np.where(passes, scores, -np.inf).astype(np.float32)
-        ids = top_k(scores, k)
-        return self._results(ids, scores[ids])
+        return next(self._rank_many(np.asarray(vector, dtype=np.float32)[None], k, self._passes(filters)))
 
     def _rank_many(self, vectors: np.ndarray, k: int, passes: np.ndarray | None) -> Iterator[list[Result]]:
         all_ids, all_scores = self.bundle.top_k_many(vectors, k, passes)

@@ -45,29 +45,41 @@ def _decode(batch: dict[str, np.ndarray], spec: dict[str, Any], thumbnails: bool
             **{k: np.array(v, dtype=object) for k, v in column.items()}}  # fmt: skip
 
 
-class _Embed:
-    """A Ray actor: the pack's vision model, one onnxruntime thread (Ray gives each actor one CPU). `_embedder` sets
-    the pack and precision on a subclass (constructor arguments would be kept in Ray's object store for restarts)."""
+class _Actor:
+    """A Ray actor's batch: the rows that decoded are embedded (`_embed`), the others get a zero vector and keep
+    their error; the pixels are dropped. Subclasses take their settings as class attributes (`pack_model`)."""
+
+    dim = 0
+
+    def _embed(self, pixels: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        ok = np.array([not e for e in batch["error"]], dtype=bool)
+        vectors = np.zeros((len(ok), self.dim), np.float32)
+        if ok.any():
+            vectors[ok] = self._embed(batch["pixels"][ok])
+        out = {k: v for k, v in batch.items() if k != "pixels"}
+        out["vector"] = vectors
+        return out
+
+
+class _Embed(_Actor):
+    """The pack's ONNX vision model, one onnxruntime thread (Ray gives each actor one CPU)."""
 
     PACK_DIR = ""
     PRECISION: Precision = "fp32"
 
     def __init__(self) -> None:
         self.pack = ModelPack.open(Path(self.PACK_DIR), verify=False, threads=1)
-        self.precision = self.PRECISION
+        self.dim = self.pack.embed_dim
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        ok = np.array([not e for e in batch["error"]], dtype=bool)
-        vectors = np.zeros((len(ok), self.pack.embed_dim), np.float32)
-        if ok.any():
-            vectors[ok] = self.pack.encode_pixels(batch["pixels"][ok], self.precision)
-        out = {k: v for k, v in batch.items() if k != "pixels"}
-        out["vector"] = vectors
-        return out
+    def _embed(self, pixels: np.ndarray) -> np.ndarray:
+        return self.pack.encode_pixels(pixels, self.PRECISION)
 
 
-class _TorchEmbed:
-    """A Ray actor: the checkpoint the pack was exported from, in PyTorch on `DEVICE` (`num_gpus=1` on CUDA), for
+class _TorchEmbed(_Actor):
+    """The checkpoint the pack was exported from, in PyTorch on `DEVICE` (`num_gpus=1` on CUDA), for
     `medmir index --engine ray --device cuda`; fed by separate CPU decode tasks."""
 
     PACK_DIR = ""
@@ -81,20 +93,15 @@ class _TorchEmbed:
         ckpt = Path(self.CHECKPOINT) if self.CHECKPOINT else None
         if not self.PACK_DIR and ckpt is not None:  # a checkpoint alone (benchmarks/gpu_index.py)
             self.encoder = TorchEncoder.from_checkpoint(ckpt, device=self.DEVICE, dtype=self.DTYPE)
-            return
-        pack = ModelPack.open(Path(self.PACK_DIR), verify=False)
-        self.encoder = TorchEncoder.from_pack(pack, checkpoint=ckpt, device=self.DEVICE, dtype=self.DTYPE)
+        else:
+            pack = ModelPack.open(Path(self.PACK_DIR), verify=False)
+            self.encoder = TorchEncoder.from_pack(pack, checkpoint=ckpt, device=self.DEVICE, dtype=self.DTYPE)
+        self.dim = self.encoder.embed_dim
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def _embed(self, pixels: np.ndarray) -> np.ndarray:
         import torch
 
-        ok = np.array([not e for e in batch["error"]], dtype=bool)
-        vectors = np.zeros((len(ok), self.encoder.embed_dim), np.float32)
-        if ok.any():
-            vectors[ok] = self.encoder.encode(torch.from_numpy(np.ascontiguousarray(batch["pixels"][ok])))
-        out = {k: v for k, v in batch.items() if k != "pixels"}
-        out["vector"] = vectors
-        return out
+        return self.encoder.encode(torch.from_numpy(np.ascontiguousarray(pixels)))
 
 
 @dataclass(frozen=True)

@@ -117,11 +117,12 @@ def update_index(
                           "model, so added rows would not match: index the whole collection again")  # fmt: skip
     remove = remove or set()
     rows = [bundle.metadata[i] for i in range(bundle.count)]
-    gone = [i for i, m in enumerate(rows) if m["filename"] in remove or (m.get("patient_id") or "") in remove]
+    removed = [m["filename"] in remove or (m.get("patient_id") or "") in remove for m in rows]
+    gone = [i for i, out in enumerate(removed) if out]
     matched = {rows[i]["filename"] for i in gone} | {rows[i].get("patient_id") or "" for i in gone}
     report.removed = [rows[i]["filename"] for i in gone]
     report.unmatched = sorted(remove - matched)
-    kept = [i for i in range(bundle.count) if i not in set(gone)]
+    kept = [i for i, out in enumerate(removed) if not out]
     new = _new_images(images, labels, {rows[i]["filename"] for i in kept}, report.skipped) if images else None
     if new is not None and not new.present and not gone:
         raise MedmirError(f"{images}: no image to add ({len(report.skipped)} skipped), and nothing to remove")

@@ -14,6 +14,7 @@ ranking the docs measure is the one users get.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,41 +49,44 @@ class Int8Rows:
         return (self.codes[rows].astype(np.float32) @ q) * self.scales[rows] + np.float32(self.center @ q)
 
     def scores_many(self, queries: np.ndarray, chunk: int | None = None) -> np.ndarray:
-        """float32 [len(queries), n]: `scores` for each query, the rows widened to float32 a chunk at a time, once
-        for the whole batch (widening every row for every query cost more than the products). Chunks: small for a
-        few queries (the widened chunk stays in cache: 13 ms instead of 105 for one query at 112,120 rows), large
-        for a batch."""
+        """float32 [len(queries), n]: `scores` for each query (`_blocks`)."""
         q = np.asarray(queries, dtype=np.float32)
-        chunk = chunk or (2048 if q.shape[0] < 16 else 16_384)
         out = np.empty((q.shape[0], self.codes.shape[0]), dtype=np.float32)
-        for a in range(0, self.codes.shape[0], chunk):
-            b = min(a + chunk, self.codes.shape[0])
-            out[:, a:b] = (q @ self.codes[a:b].astype(np.float32).T) * self.scales[a:b]
-        out += (q @ self.center)[:, None].astype(np.float32)
+        for a, block in self._blocks(q, chunk):
+            out[:, a : a + block.shape[1]] = block
         return out
 
     def top_k_many(self, queries: np.ndarray, k: int, passes: np.ndarray | None = None,
-                   chunk: int = 16_384) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                   chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The `k` best rows of each query (ids int64 [m, k'], scores float32 [m, k'], k' = min(k, n); best first,
-        ties by lower row), scored as `scores_many` scores them but a chunk of rows at a time, so the [m, n] matrix
-        never exists and a batch can be large enough to widen each row once for many queries. `passes`: bool [n],
-        rows left out score -inf."""
+        ties by lower row), scored as `scores_many` scores them but cut to each chunk's top k as it is scored, so the
+        [m, n] matrix never exists and a batch can be large enough to widen each row once for many queries.
+        `passes`: bool [n], rows left out score -inf."""
         q = np.asarray(queries, dtype=np.float32)
-        n = self.codes.shape[0]
-        offset = (q @ self.center).astype(np.float32)[:, None]
         ids, vals = [], []
-        for a in range(0, n, chunk):
-            b = min(a + chunk, n)
-            block = (q @ self.codes[a:b].astype(np.float32).T) * self.scales[a:b] + offset
+        for a, block in self._blocks(q, chunk):
             if passes is not None:
-                block[:, ~passes[a:b]] = -np.inf
+                block[:, ~passes[a : a + block.shape[1]]] = -np.inf
             # a chunk's exact top k (lower row first on ties) holds every row of it that is in the overall top k
             best = top_k_rows(block, k)
             ids.append(best + a)
             vals.append(np.take_along_axis(block, best, axis=1))
         cand_ids, cand_vals = np.concatenate(ids, axis=1), np.concatenate(vals, axis=1)
-        order = np.stack([np.lexsort((i, -v))[: min(k, n)] for i, v in zip(cand_ids, cand_vals, strict=True)])
+        keep = min(k, self.codes.shape[0])
+        order = np.stack([np.lexsort((i, -v))[:keep] for i, v in zip(cand_ids, cand_vals, strict=True)])
         return np.take_along_axis(cand_ids, order, axis=1), np.take_along_axis(cand_vals, order, axis=1)
+
+    def _blocks(self, q: np.ndarray, chunk: int | None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, float32 [len(q), rows] scores) a chunk of rows at a time, each chunk widened to float32 once
+        for all the queries (widening every row for every query cost more than the products). Chunks: small for a
+        few queries (the widened chunk stays in cache: 13 ms instead of 105 for one query at 112,120 rows), large
+        for a batch."""
+        n = self.codes.shape[0]
+        chunk = chunk or (2048 if q.shape[0] < 16 else 16_384)
+        offset = (q @ self.center).astype(np.float32)[:, None]
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            yield a, (q @ self.codes[a:b].astype(np.float32).T) * self.scales[a:b] + offset
 
     def dequantize(self) -> np.ndarray:
         return self.codes.astype(np.float32) * self.scales[:, None] + self.center

@@ -114,13 +114,7 @@ class ModelPack:
     def session(self, tower: Tower, precision: Precision = "int8") -> ort.InferenceSession:
         key = (tower, precision)
         if key not in self._sessions:
-            path = self.dir / self.manifest["models"][tower][precision]
-            opts = ort.SessionOptions()
-            opts.log_severity_level, opts.intra_op_num_threads = 3, self.threads
-            try:
-                self._sessions[key] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            except Exception as exc:
-                raise MedmirError(f"{path}: onnxruntime cannot load it ({exc})") from exc
+            self._sessions[key] = cpu_session(self.dir / self.manifest["models"][tower][precision], self.threads)
         return self._sessions[key]
 
     def encode_ids(
@@ -172,6 +166,17 @@ class ModelPack:
         return np.concatenate(parts) if parts else np.empty((0, self.embed_dim), np.float32)
 
 
+def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:
+    """An onnxruntime CPU session on `threads` threads (0: one a core), quiet; a model it cannot load is an error
+    naming the file."""
+    opts = ort.SessionOptions()
+    opts.log_severity_level, opts.intra_op_num_threads = 3, threads
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise MedmirError(f"{path}: onnxruntime cannot load it ({exc})") from exc
+
+
 class TextEncoder(Protocol):
     def encode(self, rows: Sequence[Sequence[int]]) -> np.ndarray: ...
 
@@ -180,9 +185,7 @@ class NativeTextEncoder:
     """An INT8 text session on one thread, embedding one row per run (see `ModelPack.encode_ids`)."""
 
     def __init__(self, model: Path) -> None:
-        opts = ort.SessionOptions()
-        opts.log_severity_level, opts.intra_op_num_threads = 3, 1
-        self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(model, threads=1)
 
     def encode(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
         runs = [self.session.run(None, {"input_ids": np.array([r], dtype=np.int64)})[0] for r in rows]
