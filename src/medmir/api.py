@@ -20,7 +20,7 @@ started while the bundle is opened). Bundles and packs are verified once until a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,14 +55,19 @@ class Result:
 @dataclass(frozen=True)
 class Filters:
     """Label filters: a row passes with at least one of `any_of` (when given), every one of `all_of`, none of
-    `none_of`. Unknown labels are an error naming them (a typo would silently match nothing)."""
+    `none_of`. Unknown labels are an error naming them (a typo would silently match nothing).
+
+    `facets` (DICOM collections, docs/DICOM.md): {name: values}; a row passes when its value of each named facet is
+    one of the values given (as the site's facet filters do). An unknown facet name is an error; a value no row has
+    matches nothing."""
 
     any_of: tuple[str, ...] = field(default=())
     all_of: tuple[str, ...] = field(default=())
     none_of: tuple[str, ...] = field(default=())
+    facets: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def empty(self) -> bool:
-        return not (self.any_of or self.all_of or self.none_of)
+        return not (self.any_of or self.all_of or self.none_of or any(self.facets.values()))
 
 
 class Collection:
@@ -218,6 +223,14 @@ class Collection:
         if unknown:
             raise MedmirError(f"unknown label(s) {', '.join(map(repr, unknown))}; the collection has {sorted(masks)}")
         ok = np.ones(self.count, bool)
+        columns = self.bundle.facet_columns() if f.facets else {}
+        for name, wanted in f.facets.items():
+            if name not in columns:
+                raise MedmirError(f"unknown facet {name!r}; the collection has {sorted(columns) or 'none'}")
+            values, rows = columns[name]
+            if wanted:
+                accept = np.append(np.isin(values, list(wanted)), False)  # index -1 (unknown) reads the False
+                ok &= accept[rows]
         if f.any_of:
             ok &= np.logical_or.reduce([masks[lab] for lab in f.any_of])
         for lab in f.all_of:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT
+from medmir.data.dicom_source import is_dicom_folder
+from medmir.data.subset import DicomSettings
 from medmir.errors import MedmirError
 from medmir.model.pack import Precision
 
@@ -68,13 +70,26 @@ def random_pack(work: Path, config: Path, log: Log) -> Path:
     return pack
 
 
+def _evaluate(bundle: Path, pack_dir: Path, log: Log) -> None:
+    from medmir.evaluate.run import evaluate
+
+    log("evaluate: text -> image and image -> image retrieval, zero-shot AUC")
+    m = evaluate(bundle, pack_dir)
+    strict = m["tiers"]["strict"]["metrics"]
+    log(
+        f"strict tier: Hit@10 {strict['hit@10']['value']:.3f} (chance {strict['hit@10']['chance']:.3f}), "
+        f"mAP@10 {strict['map@10']['value']:.3f} (chance {strict['map@10']['chance']:.3f}); "
+        f"report in {bundle / 'report'}"
+    )
+
+
 def build(
     data: Path,
     model: str,
     out: Path,
     *,
     labels: Path | None = None,
-    per_label: int | None = 100,
+    per_label: int | None = None,
     seed: int = 42,
     one_per_patient: bool = False,
     precision: Precision = "fp32",
@@ -84,8 +99,12 @@ def build(
     log: Log = print,
     force: bool = False,
     bundle_format: int = DEFAULT_BUNDLE_FORMAT,
+    dicom: DicomSettings | None = None,
 ) -> BuildResult:
-    """`bundle_format`: the bundle format the index stage writes (docs/FORMAT.md): 2 by default, 1 for float32."""
+    """`bundle_format`: the bundle format the index stage writes (docs/FORMAT.md): 2 by default, 1 for float32.
+
+    `data` is an NIH folder (then `per_label` defaults to 100) or a folder of DICOM files (every image by default;
+    labels from `labels`, else its labels.csv when there is one; docs/DICOM.md)."""
     from medmir.bundle.write import RANDOM_WARNING
     from medmir.data.nih import find_label_file
     from medmir.data.subset import select
@@ -100,12 +119,13 @@ def build(
     else:
         pack_dir = Path(model)
     pack = ModelPack.open(pack_dir)  # fail fast, before any image work
-    labels = labels or find_label_file(data)
+    if not is_dicom_folder(data):  # a DICOM folder's labels are optional (select finds its labels.csv)
+        labels = labels or find_label_file(data)
+        per_label = 100 if per_label is None else per_label
 
-    log(f"select: {data} with {labels}")
-    sel = select(
-        data, labels, work / "selected", per_label=per_label, seed=seed, one_per_patient=one_per_patient, force=force
-    )
+    log(f"select: {data} with {labels or 'its labels.csv, if any'}")
+    sel = select(data, labels, work / "selected", per_label=per_label, seed=seed, one_per_patient=one_per_patient,
+                 force=force, dicom=dicom, workers=workers)  # fmt: skip
     log(sel.summary())
     log("process: thumbnails")
     proc = process_images(work / "selected" / "images", work / "thumbnails", workers=workers)
@@ -123,16 +143,10 @@ def build(
         bundle_format=bundle_format,
     )
     log(rep.summary())
-    from medmir.evaluate.run import evaluate
-
-    log("evaluate: text -> image and image -> image retrieval, zero-shot AUC")
-    m = evaluate(out / "bundle", pack_dir)
-    strict = m["tiers"]["strict"]["metrics"]
-    log(
-        f"strict tier: Hit@10 {strict['hit@10']['value']:.3f} (chance {strict['hit@10']['chance']:.3f}), "
-        f"mAP@10 {strict['map@10']['value']:.3f} (chance {strict['map@10']['chance']:.3f}); "
-        f"report in {out / 'bundle' / 'report'}"
-    )
+    if any(r.labels for r in sel.selected):
+        _evaluate(out / "bundle", pack_dir, log)
+    else:
+        log("evaluate: skipped, the images carry no labels (give a labels CSV to measure retrieval)")
     site = None
     if app is not None:
         from medmir.site import build_site

@@ -43,6 +43,13 @@ def count(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def facet_filter(text: str) -> tuple[str, tuple[str, ...]]:
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,VALUE...], got {text!r}")
+    return name.strip(), tuple(v.strip() for v in values.split(",") if v.strip())
+
+
 def _model_export(a: argparse.Namespace) -> int:
     from medmir.model.export import export_pack
 
@@ -116,12 +123,29 @@ def _progress_enabled() -> bool:
     return err.is_terminal
 
 
+def _dicom_settings(a: argparse.Namespace) -> Any:
+    from medmir.data.subset import DicomSettings
+
+    return DicomSettings(a.salt_file, a.keep_names, a.all_frames, a.allow_burned_in)
+
+
+def add_dicom_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("DICOM sources (docs/DICOM.md)")
+    g.add_argument("--salt-file", type=Path, default=None,
+                   help="the secret salt of the pseudonyms (default: $MEDMIR_SALT, else ~/.config/medmir/dicom-salt, "
+                        "made on first use); never written into a bundle")  # fmt: skip
+    g.add_argument("--keep-names", action="store_true", help="keep the DICOM file names instead of pseudonyms")
+    g.add_argument("--all-frames", action="store_true", help="index every frame of a multi-frame image")
+    g.add_argument("--allow-burned-in", action="store_true",
+                   help="index images whose BurnedInAnnotation is YES (text in the pixels)")  # fmt: skip
+
+
 def _select(a: argparse.Namespace) -> int:
     from medmir.data.subset import select
 
-    rep = select(
-        a.source, a.labels, a.out, per_label=a.per_label, seed=a.seed, one_per_patient=a.one_per_patient, force=a.force
-    )
+    rep = select(a.source, a.labels, a.out, per_label=a.per_label, seed=a.seed, one_per_patient=a.one_per_patient,
+                 force=a.force, dicom=_dicom_settings(a), progress=_progress_enabled(),
+                 workers=a.workers)  # fmt: skip
     err.print(escape(rep.summary()), soft_wrap=True)
     _print_skipped(rep.skipped.items)
     return 0
@@ -217,7 +241,7 @@ def _search(a: argparse.Namespace) -> int:
                 "[/bold red]",
                 soft_wrap=True,
             )
-        filters = Filters(tuple(a.any_label), tuple(a.all_labels), tuple(a.no_label))
+        filters = Filters(tuple(a.any_label), tuple(a.all_labels), tuple(a.no_label), dict(a.facet))
         if queries is not None:
             return _search_many(col, queries, a, filters)
         query = a.image if a.image is not None else a.text
@@ -348,6 +372,7 @@ def _build(a: argparse.Namespace) -> int:
         log=_log,
         force=a.force,
         bundle_format=a.bundle_format,
+        dicom=_dicom_settings(a),
     )
     err.print(f"bundle: {escape(str(res.bundle))}\nmodel pack: {escape(str(res.pack))}\nsite: {escape(str(res.site))}")
     return 0
@@ -426,11 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("select", help="balanced subset of NIH ChestX-ray14 (or your folder + CSV)")
     se.add_argument("--force", action="store_true", help=FORCE_HELP)
     se.add_argument("--source", required=True, type=Path, help="folder with the images (flat or nested)")
-    se.add_argument("--labels", required=True, type=Path, help="NIH Data_Entry_2017*.csv[.gz] or filename,labels CSV")
+    se.add_argument("--labels", type=Path, default=None,
+                    help="NIH Data_Entry_2017*.csv[.gz] or filename,labels CSV (for DICOM: optional, keyed by "
+                         "filename or sop_instance_uid)")  # fmt: skip
     se.add_argument("--out", required=True, type=Path)
     se.add_argument("--per-label", type=count(), default=None, help="up to N images per label (default: all images)")
     se.add_argument("--seed", type=count(0), default=42)
     se.add_argument("--one-per-patient", action="store_true")
+    se.add_argument("--workers", type=count(), default=None, help="DICOM decoding processes (default: every core)")
+    add_dicom_options(se)
     se.set_defaults(fn=_select)
 
     from medmir import process_cli
@@ -495,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sr = sub.add_parser("search", help="rank a bundle for a text or an image (the browser's ranking)")
     sr.add_argument("text", nargs="?", default=None, help="a text query")
-    sr.add_argument("--image", type=Path, default=None, help="an image query (PNG, JPEG, ...)")
+    sr.add_argument("--image", type=Path, default=None, help="an image query (PNG, JPEG, DICOM, ...)")
     sr.add_argument(
         "--queries",
         type=Path,
@@ -508,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--any-label", action="append", default=[], metavar="LABEL", help="only rows with one of these")
     sr.add_argument("--all-labels", action="append", default=[], metavar="LABEL", help="only rows with all of these")
     sr.add_argument("--no-label", action="append", default=[], metavar="LABEL", help="no row with any of these")
+    sr.add_argument("--facet", action="append", default=[], type=facet_filter, metavar="NAME=V1,V2",
+                    help="only rows whose facet NAME (DICOM: modality, body_part, view, age_band, study_year) is "
+                         "one of the values")  # fmt: skip
     sr.add_argument("--bundle", required=True, type=Path, help="the index bundle to search")
     sr.add_argument("--model", required=True, type=Path, help="the model pack the bundle was indexed with")
     sr.add_argument("--k", type=count(), default=10, help="results a query (default: 10)")
@@ -567,8 +599,14 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("--data", default=None, help="NIH folder (default: $MEDMIR_DATA)")
     bu.add_argument("--model", default=None, help="model pack or 'random-biomedclip' (default: $MEDMIR_MODEL)")
     bu.add_argument("--out", type=Path, default=Path("build") / "demo")
-    bu.add_argument("--labels", type=Path, default=None, help="label CSV (default: the NIH file in --data)")
-    bu.add_argument("--per-label", type=count(), default=100)
+    bu.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="label CSV (default: the NIH file in --data; for DICOM, labels.csv there if present)",
+    )
+    bu.add_argument("--per-label", type=count(), default=None,
+                    help="up to N images per label (default: 100 for NIH, every image of a DICOM folder)")  # fmt: skip
     bu.add_argument("--seed", type=count(0), default=42)
     bu.add_argument("--one-per-patient", action="store_true")
     bu.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
@@ -581,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("--workers", type=count(), default=None)
     bu.add_argument("--app", type=Path, default=WEB_DIST, help="the built web app")
     add_bundle_format(bu)
+    add_dicom_options(bu)
     bu.set_defaults(fn=_build)
     return p
 

@@ -66,7 +66,7 @@ def read_removals(path: Path) -> set[str]:
 def _record(meta: dict[str, Any]) -> Record:
     return Record(str(meta["filename"]), tuple(meta["labels"]), str(meta.get("primary_label") or ""),
                   str(meta.get("patient_id") or ""), meta.get("age"), str(meta.get("sex") or ""),
-                  str(meta.get("view") or ""))  # fmt: skip
+                  str(meta.get("view") or ""), tuple((meta.get("facets") or {}).items()))  # fmt: skip
 
 
 def _new_images(images: Path, labels: Path | None, known: set[str], skipped: Skipped) -> ImageSet:

@@ -1,9 +1,9 @@
 """The `process` stage: a folder of images in, one small WebP thumbnail per image out.
 
 Decisions:
-- Inputs are found recursively (png, jpg, jpeg, webp, bmp, tif, tiff; any case). Hidden files and hidden folders
-  are skipped, and so is the output folder when it lies inside the input folder (else a re-run would read its own
-  thumbnails back as inputs). Symlinked files are followed; symlinked folders are not (no loops).
+- Inputs are found recursively (png, jpg, jpeg, webp, bmp, tif, tiff, dcm, dicom; any case). Hidden files and
+  hidden folders are skipped, and so is the output folder when it lies inside the input folder (else a re-run would
+  read its own thumbnails back as inputs). Symlinked files are followed; symlinked folders are not (no loops).
 - Each output is `out_dir/<stem>.webp`: the input's name is used only as a file name, never as a path. Two inputs
   whose outputs would share a name are an error before any work. Names are compared after Unicode NFC
   normalisation and case folding, because the thumbnails may be copied to case-insensitive filesystems.
@@ -28,12 +28,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from medmir.data.records import IMAGE_SUFFIXES
+from medmir.dicom import DICOM_SUFFIXES
 from medmir.errors import MedmirError
 from medmir.fsutil import atomic_write_bytes
 from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail
 from medmir.workers import spawn_pool
 
-IMAGE_EXTENSIONS = frozenset(IMAGE_SUFFIXES)
+IMAGE_EXTENSIONS = frozenset((*IMAGE_SUFFIXES, *DICOM_SUFFIXES))  # a DICOM's thumbnail: its middle frame, windowed
 WEBP_QUALITY = 85
 WEBP_METHOD = 6
 

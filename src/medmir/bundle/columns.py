@@ -14,7 +14,7 @@ from typing import Any, overload
 import numpy as np
 
 from medmir.bundle.format import FORMAT_NAME, IMAGES, thumbnail_name
-from medmir.data.records import Record
+from medmir.data.records import Record, facet_names
 from medmir.errors import MedmirError
 
 TABLES = ("labels", "patients", "sex", "view")
@@ -50,12 +50,42 @@ def encode(records: list[Record]) -> dict[str, Any]:
         cols["age"].append(r.age)
         cols["sex"].append(tables["sex"].id(r.sex))
         cols["view"].append(tables["view"].id(r.view))
-    return {
+    meta: dict[str, Any] = {
         "format": FORMAT_NAME,
         "count": len(records),
         "tables": {name: t.values for name, t in tables.items()},
         "columns": cols,
     }
+    facets = _encode_facets(records)
+    if facets:
+        meta["facets"] = facets
+    return meta
+
+
+def _encode_facets(records: list[Record]) -> dict[str, Any]:
+    """{name: {"values": [...], "rows": [index or -1 per row]}} for every facet any record has (docs/FORMAT.md)."""
+    out: dict[str, Any] = {}
+    for name in facet_names(records):
+        table = _Table()
+        rows = [table.id(dict(r.facets).get(name, "")) for r in records]
+        out[name] = {"values": table.values, "rows": rows}
+    return out
+
+
+def _check_facets(facets: Any, n: int, where: str) -> dict[str, Any]:
+    if facets is None:
+        return {}
+    if not isinstance(facets, dict):
+        raise MedmirError(f"{where}: 'facets' must be an object")
+    for name, f in facets.items():
+        values, rows = (f.get("values"), f.get("rows")) if isinstance(f, dict) else (None, None)
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise MedmirError(f"{where}: facet {name!r}: 'values' must be a list of strings")
+        if not isinstance(rows, list) or len(rows) != n:
+            raise MedmirError(f"{where}: facet {name!r}: 'rows' must list {n} values")
+        if not all(type(i) is int and -1 <= i < len(values) for i in rows):
+            raise MedmirError(f"{where}: facet {name!r}: a row's value is not an index of its 'values' (or -1)")
+    return facets
 
 
 class Rows(Sequence[dict[str, Any]]):
@@ -72,6 +102,7 @@ class Rows(Sequence[dict[str, Any]]):
         for name in TABLES:
             if not isinstance(self._tables.get(name), list) or not all(isinstance(v, str) for v in self._tables[name]):
                 raise MedmirError(f"{where}: table {name!r} must be a list of strings")
+        self._facets = _check_facets(meta.get("facets"), n, where)
         self._built: dict[int, dict[str, Any]] = {}
 
     def __len__(self) -> int:
@@ -122,6 +153,10 @@ class Rows(Sequence[dict[str, Any]]):
         has[np.repeat(np.arange(self._n), counts), flat] = True
         return has
 
+    def facet_columns(self) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Per facet: (its values; int32 [rows], each row's value index or -1), from the facet columns alone."""
+        return {name: (list(f["values"]), np.asarray(f["rows"], dtype=np.int32)) for name, f in self._facets.items()}
+
     def _look(self, table: str, i: Any, row: int) -> str:
         if i == -1:
             return ""
@@ -147,7 +182,12 @@ class Rows(Sequence[dict[str, Any]]):
             "age": cols["age"][i],
             "sex": self._look("sex", cols["sex"][i], i),
             "view": self._look("view", cols["view"][i], i),
+            **self._row_facets(i),
         }
+
+    def _row_facets(self, i: int) -> dict[str, Any]:
+        have = {name: f["values"][f["rows"][i]] for name, f in self._facets.items() if f["rows"][i] >= 0}
+        return {"facets": have} if have else {}
 
 
 def decode(meta: Any, n: int, where: str) -> list[dict[str, Any]]:

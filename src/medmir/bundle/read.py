@@ -161,6 +161,19 @@ class Bundle:
         order = sorted(range(len(table)), key=table.__getitem__)
         return [table[j] for j in order], has[:, order]
 
+    def facet_columns(self) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Per facet (DICOM tags, docs/DICOM.md): (its values; int32 [count], each row's value index or -1)."""
+        if isinstance(self.metadata, columns.Rows):
+            return self.metadata.facet_columns()
+        names = sorted({name for m in self.metadata for name in m.get("facets", {})})
+        out = {}
+        for name in names:
+            values = sorted({m["facets"][name] for m in self.metadata if name in m.get("facets", {})})
+            at = {v: j for j, v in enumerate(values)}
+            rows = [at.get(m.get("facets", {}).get(name, ""), -1) for m in self.metadata]
+            out[name] = (values, np.asarray(rows, dtype=np.int32))
+        return out
+
     def neighbors_of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Row `row`'s precomputed neighbours: ids (int64 [k]) and scores (float32 [k]), read alone from its shard."""
         if self.info["format_version"] != 2:

@@ -100,6 +100,9 @@ def _check_metadata(bundle: Path, n: int) -> list[dict[str, Any]]:
             raise _fail(p, f"entry {i} thumbnail {entry['thumbnail']!r} does not follow the naming rule")
         if not isinstance(entry["labels"], list):
             raise _fail(p, f"entry {i} labels is not a list")
+        facets = entry.get("facets", {})
+        if not isinstance(facets, dict) or not all(isinstance(v, str) for v in facets.values()):
+            raise _fail(p, f"entry {i} facets is not an object of strings")
     return images
 
 

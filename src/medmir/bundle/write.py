@@ -89,7 +89,7 @@ def fallback_results(
 
 
 def metadata_entry(i: int, r: Record) -> dict[str, Any]:
-    return {
+    entry = {
         "id": i,
         "filename": r.filename,
         "thumbnail": f"{IMAGES}/{thumbnail_name(r.filename)}",
@@ -101,6 +101,9 @@ def metadata_entry(i: int, r: Record) -> dict[str, Any]:
         "sex": r.sex,
         "view": r.view,
     }
+    if r.facets:
+        entry["facets"] = dict(r.facets)
+    return entry
 
 
 class BundleWriter:

@@ -6,11 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from medmir.data.nih import is_nih_csv, read_nih_labels
-from medmir.data.records import Record, Skipped, check_filename, csv_header, parse_age, read_csv_rows, split_labels
+from medmir.data.records import (
+    FACET_PREFIX,
+    Record,
+    Skipped,
+    check_filename,
+    csv_header,
+    parse_age,
+    read_csv_rows,
+    split_labels,
+)
 
 
 def read_generic_labels(path: Path, skipped: Skipped | None = None) -> list[Record]:
-    _, rows = read_csv_rows(path, ("filename", "labels"))
+    header, rows = read_csv_rows(path, ("filename", "labels"))
+    facet_columns = [(h.removeprefix(FACET_PREFIX), h) for h in header if h.startswith(FACET_PREFIX)]
     skipped = skipped if skipped is not None else Skipped()
     out: list[Record] = []
     seen: set[str] = set()
@@ -34,6 +44,7 @@ def read_generic_labels(path: Path, skipped: Skipped | None = None) -> list[Reco
                 age=parse_age(row.get("age", "")),
                 sex=row.get("sex", ""),
                 view=row.get("view_position", ""),
+                facets=tuple((name, row[col]) for name, col in facet_columns if row[col]),
             )
         )
     return out

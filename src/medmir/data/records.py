@@ -28,6 +28,8 @@ class Record:
     age: int | None = None
     sex: str = ""
     view: str = ""
+    # (name, value) pairs from DICOM tags (modality, body_part, view, age_band, study_year: docs/DICOM.md)
+    facets: tuple[tuple[str, str], ...] = ()
 
     @property
     def report(self) -> str:
@@ -69,6 +71,8 @@ def check_filename(name: str) -> str | None:
         return "path separators or a leading dot are not allowed in a file name"
     if any(ord(c) < 32 for c in name):
         return "control characters in the file name"
+    if Path(name).suffix.lower() in (".dcm", ".dicom"):
+        return "a DICOM file: DICOM folders go through `medmir select` (or `build`), which de-identifies them"
     if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
         return f"not an image file name (expected one of {', '.join(IMAGE_SUFFIXES)})"
     return None
@@ -165,11 +169,23 @@ def read_csv_rows(path: Path, required: Sequence[str]) -> tuple[list[str], list[
     return header, rows
 
 
+FACET_PREFIX = "facet:"
+
+
+def facet_names(records: Iterable[Record]) -> list[str]:
+    """Every facet name the records carry, sorted."""
+    return sorted({name for r in records for name, _ in r.facets})
+
+
 def write_labels_csv(path: Path, records: Iterable[Record]) -> None:
+    """labels.csv; facets, when any record has them, as extra `facet:<name>` columns."""
+    records = list(records)
+    names = facet_names(records)
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(LABELS_COLUMNS)
+    w.writerow([*LABELS_COLUMNS, *(FACET_PREFIX + n for n in names)])
     for r in records:
+        have = dict(r.facets)
         w.writerow(
             [
                 r.filename,
@@ -179,6 +195,7 @@ def write_labels_csv(path: Path, records: Iterable[Record]) -> None:
                 "" if r.age is None else r.age,
                 r.sex,
                 r.view,
+                *(have.get(n, "") for n in names),
             ]
         )
     atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
