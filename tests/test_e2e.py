@@ -59,6 +59,20 @@ def _serve(site: Path) -> tuple[subprocess.Popen, str]:
     return _listening(proc, port, "medmir serve")
 
 
+def _run_e2e(script: str, env: dict[str, str], servers: tuple[subprocess.Popen, ...], timeout: int = 600) -> None:
+    """Run web/e2e/`script` with node's test runner, then stop the servers it used; fail with its output."""
+    try:
+        proc = subprocess.run(
+            ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / script)],
+            cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+    finally:
+        for p in servers:
+            p.terminate()
+            p.wait(timeout=10)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def e2e_bundle(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("e2e")
@@ -138,16 +152,7 @@ def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> 
     }
     if os.environ.get("MEDMIR_SCREENSHOTS"):
         env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
-    try:
-        proc = subprocess.run(
-            ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / "site.test.mjs")],
-            cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-    finally:
-        for p in (main, bad1, bad2):
-            p.terminate()
-            p.wait(timeout=10)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    _run_e2e("site.test.mjs", env, (main, bad1, bad2), timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -185,13 +190,33 @@ def test_v2_site_in_chromium(e2e_bundle_v2: Path, full_pack: Path, tmp_path: Pat
         "E2E_PACK": str(full_pack),
         "E2E_IMAGE": str(NIH_SAMPLE / "images" / "00000284_000.png"),
     }
-    try:
-        proc = subprocess.run(
-            ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / "v2.test.mjs")],
-            cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    finally:
-        for p in (main, plain):
-            p.terminate()
-            p.wait(timeout=10)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    _run_e2e("v2.test.mjs", env, (main, plain))
+
+
+@pytest.fixture(scope="module")
+def e2e_dicom(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A DICOM collection (docs/DICOM.md) indexed as a version 2 bundle, and the DICOM query samples."""
+    from dicom_samples import write_all, write_collection
+
+    from medmir.data.subset import DicomSettings
+
+    root = tmp_path_factory.mktemp("e2e-dicom")
+    write_collection(root / "dicom", 16)
+    (root / "salt").write_text("an-e2e-salt-0123456789\n")
+    select(root / "dicom", None, root / "sel", dicom=DicomSettings(salt_file=root / "salt"), workers=1)
+    # one shard: a page opened from a link answers over every row at once (v2.test.mjs covers partial answers)
+    build_index(root / "sel" / "images", root / "sel" / "labels.csv", full_pack, root / "bundle", precision="int8",
+                progress=False, bundle_format=2)  # fmt: skip
+    write_all(root / "samples")
+    return root / "bundle", root / "samples"
+
+
+def test_dicom_site_in_chromium(e2e_dicom: tuple[Path, Path], full_pack: Path, tmp_path: Path) -> None:
+    bundle, samples = e2e_dicom
+    site = build_site(bundle, full_pack, tmp_path / "site").out
+    main, url = _serve(site)
+    env = {**os.environ, "E2E_URL": url, "E2E_PYTHON": sys.executable, "E2E_BUNDLE": str(bundle),
+           "E2E_PACK": str(full_pack), "E2E_SAMPLES": str(samples)}  # fmt: skip
+    if os.environ.get("MEDMIR_SCREENSHOTS"):
+        env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
+    _run_e2e("dicom.test.mjs", env, (main,))

@@ -1,6 +1,8 @@
 // Bundle format version 2 (docs/FORMAT.md): the browser's reading of what `medmir index --bundle-format 2` writes.
 // Pure functions over bytes and parsed JSON, so the unit tests run them on a bundle Python just wrote.
 
+import { facetsV2, type FacetTable } from "./facets";
+
 export interface InfoV2 {
   count: number;
   dim: number;
@@ -67,11 +69,13 @@ type Table = (typeof TABLES)[number];
 export class Columns {
   readonly count: number;
   readonly labelNames: readonly string[];
+  /** the optional top-level `facets` (DICOM tag values per row), checked like the columns */
+  readonly facets: FacetTable;
   private cols: Record<(typeof COLUMNS)[number], unknown[]>;
   private tables: Record<Table, string[]>;
 
   constructor(meta: unknown, n: number) {
-    const m = meta as { columns?: Record<string, unknown>; tables?: Record<string, unknown> } | null;
+    const m = meta as { columns?: Record<string, unknown>; tables?: Record<string, unknown>; facets?: unknown } | null;
     if (!m?.columns || !m.tables) throw new Error("metadata.json: no columns and tables (not format version 2)");
     for (const t of TABLES) {
       const v = m.tables[t];
@@ -86,6 +90,7 @@ export class Columns {
     this.tables = m.tables as Columns["tables"];
     this.labelNames = this.tables.labels;
     for (let r = 0; r < n; r++) this.checkRow(r);
+    this.facets = facetsV2(m.facets, n);
   }
 
   private checkRow(r: number): void {

@@ -208,6 +208,8 @@ export interface MetadataEntry {
   age: number | null;
   sex: string | null;
   view: string | null;
+  /** Bundles built from DICOM: de-identified tag values by facet name (only the known ones; lib/facets.ts). */
+  facets?: Record<string, string>;
 }
 
 /** The bundle's thumbnail path for a source file name: `images/<filename without its extension>.webp`. */

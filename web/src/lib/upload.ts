@@ -1,6 +1,8 @@
 // Decoding an image the user gives us, in this page only. The browser decodes the file (lossless for PNG);
-// resizing is ours (worker/preprocess.ts), so the pixels the model sees match the Python index's.
+// resizing is ours (worker/preprocess.ts), so the pixels the model sees match the Python index's. DICOM files are
+// decoded by lib/dicom (docs/DICOM.md), loaded only when one is given.
 
+import { isDicomFile } from "./dicom/detect";
 import { headerSize, sizeProblem, type Size } from "./imageLimits";
 
 export interface DecodedImage {
@@ -33,6 +35,10 @@ export async function declaredSize(file: Blob): Promise<Size | null> {
 /** Refuse what the size rule refuses (`sizeProblem`) before decoding, then decode to RGBA. */
 export async function decodeUpload(file: File): Promise<DecodedImage> {
   if (file.size === 0) throw new Error(`${file.name}: the file is empty`);
+  if (await isDicomFile(file)) {
+    const { decodeDicom } = await import("./dicom");
+    return decodeDicom(file);
+  }
   const undecodable = () =>
     new Error(`${file.name}: not an image this browser can decode (corrupt, truncated or another file type)`);
   const declared = await declaredSize(file);
@@ -58,4 +64,14 @@ export async function decodeUpload(file: File): Promise<DecodedImage> {
   ctx.drawImage(bitmap, 0, 0);
   bitmap.close();
   return { rgba: ctx.getImageData(0, 0, width, height).data, width, height };
+}
+
+/** A URL the page can show for the upload: the file itself, or (a DICOM, which no <img> shows) its decoded pixels. */
+export async function previewUrl(file: File, img: DecodedImage): Promise<string> {
+  if (!(await isDicomFile(file)) || typeof OffscreenCanvas === "undefined") return URL.createObjectURL(file);
+  const canvas = new OffscreenCanvas(img.width, img.height);
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return URL.createObjectURL(file);
+  ctx.putImageData(new ImageData(new Uint8ClampedArray(img.rgba), img.width, img.height), 0, 0);
+  return URL.createObjectURL(await canvas.convertToBlob({ type: "image/png" }));
 }

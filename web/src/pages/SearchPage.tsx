@@ -1,7 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { FacetFilters } from "../components/FacetFilters";
 import { ResultList } from "../components/ResultList";
 import { visibleText } from "../lib/display";
-import { decodeUpload } from "../lib/upload";
+import { namedDicom } from "../lib/dicom/detect";
+import { facetsFrom, hasFacetFilters, setFacetParam } from "../lib/facets";
+import { decodeUpload, previewUrl } from "../lib/upload";
 import { Cancelled, type SearchClient, type SearchResult } from "../lib/searchClient";
 import type { Filters, ReadyInfo } from "../worker/messages";
 
@@ -31,7 +34,8 @@ type LabelMode = "any" | "include" | "exclude";
 function filtersFrom(params: URLSearchParams): Filters {
   const list = (k: string) => (params.get(k) ?? "").split("|").filter(Boolean);
   const min = Number(params.get("min") ?? "");
-  return { include: list("inc"), exclude: list("exc"), minScore: Number.isFinite(min) && params.has("min") ? min : -1 };
+  const minScore = Number.isFinite(min) && params.has("min") ? min : -1;
+  return { include: list("inc"), exclude: list("exc"), minScore, facets: facetsFrom(params) };
 }
 
 export function SearchPage({ client, ready, params, navigate }: Props) {
@@ -116,7 +120,7 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
     try {
       const img = await decodeUpload(file);
       if (upload) URL.revokeObjectURL(upload.url);
-      setUpload({ url: URL.createObjectURL(file), name: file.name });
+      setUpload({ url: await previewUrl(file, img), name: file.name });
       await run(key, () => client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters));
     } catch (e) {
       fail(key, e);
@@ -125,7 +129,7 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
 
   useEffect(() => {
     const onPaste = (ev: ClipboardEvent) => {
-      const f = [...(ev.clipboardData?.files ?? [])].find((x) => x.type.startsWith("image/"));
+      const f = [...(ev.clipboardData?.files ?? [])].find((x) => x.type.startsWith("image/") || namedDicom(x.name, x.type));
       if (f) void searchFile(f);
     };
     window.addEventListener("paste", onPaste);
@@ -147,7 +151,7 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
     });
 
   const hits = result?.hits ?? [];
-  const activeFilters = filters.include.length + filters.exclude.length > 0 || filters.minScore > -1;
+  const activeFilters = filters.include.length + filters.exclude.length > 0 || filters.minScore > -1 || hasFacetFilters(filters.facets);
 
   return (
     <div
@@ -196,7 +200,7 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
         <input
           ref={fileInput}
           type="file"
-          accept="image/*"
+          accept="image/*,.dcm,application/dicom"
           aria-label="Upload an image to search with"
           data-testid="upload"
           className="sr-only"
@@ -208,7 +212,8 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
         />
       </form>
       <p className="mt-1 text-xs text-slate-600">
-        Or drop / paste an image anywhere on this page. Images are processed in this browser and never uploaded.
+        Or drop / paste an image (or a DICOM file) anywhere on this page. Images are processed in this browser and
+        never uploaded.
       </p>
 
       <details className="mt-3 rounded border border-slate-200 bg-white p-3 text-sm" open={activeFilters}>
@@ -228,6 +233,11 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
             );
           })}
         </div>
+        <FacetFilters
+          facets={ready?.facets ?? []}
+          selected={filters.facets ?? {}}
+          onChange={(name, values) => go((p) => setFacetParam(p, name, values, true))}
+        />
         <label className="mt-3 flex items-center gap-2 text-xs">
           Minimum similarity
           <input

@@ -4,6 +4,7 @@
 
 import { bundleFile, type FileMeta } from "../lib/bundle";
 import { fetchVerified, type Progress } from "../lib/cache";
+import { facetFilter, facetsV1, summarize, type FacetSummary, type FacetTable } from "../lib/facets";
 import type { MetadataEntry } from "../lib/metricsTypes";
 import type { Filters, RowInfo } from "./messages";
 import type { FallbackEntry } from "./queryMatch";
@@ -20,6 +21,8 @@ export interface Collection {
   loaded(): number;
   /** every label of the collection, sorted */
   labelNames(): string[];
+  /** the collection's facets with their values' counts (empty without facets) */
+  facetSummary(): FacetSummary[];
   /** the k best loaded rows for q, best first, among the rows the filters accept */
   rank(q: Float32Array, k: number, f?: Filters): Hit[];
   /** row's embedding as a query (waits for its shard) */
@@ -72,12 +75,26 @@ export function labelFilter(names: readonly string[], ids: (row: number) => read
   };
 }
 
+/** The one row filter of a search: labels (include/exclude) and facets together; undefined when neither is set. */
+export function rowFilter(
+  names: readonly string[],
+  ids: (row: number) => readonly number[],
+  facets: FacetTable,
+  f?: Filters,
+): ((row: number) => boolean) | undefined {
+  const byLabel = labelFilter(names, ids, f);
+  const byFacet = facetFilter(facets, f?.facets);
+  if (!byLabel || !byFacet) return byLabel ?? byFacet;
+  return (row) => byFacet(row) && byLabel(row);
+}
+
 /** Version 1: what the first round's worker held, behind the interface. */
 export class CollectionV1 implements Collection {
   readonly version = 1;
   readonly kernel: string;
   private names: string[];
   private labelIds: number[][];
+  private facets: FacetTable;
   private byName: Map<string, number> | null = null;
   private nn: Promise<{ ids: number[][]; scores: number[][] }> | null = null;
 
@@ -93,6 +110,7 @@ export class CollectionV1 implements Collection {
     this.names = [...new Set(meta.flatMap((m) => m.labels))].sort();
     const index = new Map(this.names.map((n, i) => [n, i]));
     this.labelIds = meta.map((m) => m.labels.map((l) => index.get(l)!));
+    this.facets = facetsV1(meta);
   }
 
   /** the bundle files open() downloads (the page lists them, with their sizes, before any byte moves) */
@@ -121,8 +139,12 @@ export class CollectionV1 implements Collection {
     return this.names;
   }
 
+  facetSummary(): FacetSummary[] {
+    return summarize(this.facets);
+  }
+
   rank(q: Float32Array, k: number, f?: Filters): Hit[] {
-    const accept = labelFilter(this.names, (r) => this.labelIds[r]!, f);
+    const accept = rowFilter(this.names, (r) => this.labelIds[r]!, this.facets, f);
     return topK(this.scorer.score(q), k, accept, f?.minScore ?? -Infinity);
   }
 

@@ -7,7 +7,8 @@ import { bundleFile } from "../lib/bundle";
 import { Columns, embeddingShard, neighborIdsShard, neighborScoresShard, parseInfoV2, shardCount, thumbnailRange, type InfoV2 } from "../lib/bundleV2";
 import { fetchVerified } from "../lib/cache";
 import { RangeReader } from "../lib/ranges";
-import { checkRow, fetchAll, labelFilter, parseJson, type Collection, type ProgressFor } from "./collection";
+import { summarize, type FacetSummary } from "../lib/facets";
+import { checkRow, fetchAll, parseJson, rowFilter, type Collection, type ProgressFor } from "./collection";
 import { Int8Ranker } from "./int8Ranking";
 import type { Filters, RowInfo } from "./messages";
 import type { FallbackEntry } from "./queryMatch";
@@ -90,8 +91,12 @@ export class CollectionV2 implements Collection {
     return [...this.cols.labelNames].sort();
   }
 
+  facetSummary(): FacetSummary[] {
+    return summarize(this.cols.facets);
+  }
+
   rank(q: Float32Array, k: number, f?: Filters): Hit[] {
-    const accept = labelFilter(this.cols.labelNames, (r) => this.cols.labelIds(r), f);
+    const accept = rowFilter(this.cols.labelNames, (r) => this.cols.labelIds(r), this.cols.facets, f);
     return this.ranker.rank(q, k, accept, f?.minScore ?? -Infinity);
   }
 

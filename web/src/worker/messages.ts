@@ -1,5 +1,6 @@
 // The worker protocol. Every request carries an id; replies name it. A newer search supersedes older ones.
 import type { IndexInfo, Manifest } from "../lib/bundle";
+import type { FacetSelection, FacetSummary } from "../lib/facets";
 import type { ThreadReason } from "./threads";
 
 export interface ProgressInfo {
@@ -15,6 +16,8 @@ export interface ReadyInfo {
   loaded: number;
   /** every label of the collection, sorted (the filters offer them) */
   labels: string[];
+  /** the collection's facets (DICOM tag values) with their values' counts; empty for bundles without facets */
+  facets: FacetSummary[];
   /** the ranking kernel, e.g. "wasm-simd-int8" */
   kernel: string;
   formatVersion: 1 | 2;
@@ -65,6 +68,8 @@ export interface Filters {
   include: string[];
   exclude: string[];
   minScore: number;
+  /** per facet name, the values a row may have (lib/facets.ts); facets with an empty list do not filter */
+  facets?: FacetSelection;
 }
 
 export interface HitOut {

@@ -2,6 +2,7 @@
 import type * as ortTypes from "onnxruntime-web/wasm";
 import { bundleFile, loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
 import { fetchVerified, pruneKept, readCached, readSetting, writeSetting, type FileSpec } from "../lib/cache";
+import { hasFacetFilters } from "../lib/facets";
 import { configureParts } from "../lib/parts";
 import { CollectionV1, type Collection } from "./collection";
 import { CollectionV2 } from "./collectionV2";
@@ -115,6 +116,7 @@ function readyInfo(s: State, startup: Record<StartupStep, number>): ReadyInfo {
     threadReason: s.threads.reason,
     fallbackQueries: collection.fallback.map((q) => q.query),
     labels: collection.labelNames(),
+    facets: collection.facetSummary(),
     kernel: collection.kernel,
     formatVersion: collection.version,
     startup,
@@ -186,7 +188,7 @@ function answer(s: State, r: Omit<Extract<Reply, { type: "results" }>, "type" | 
 async function search(id: number, query: string, k: number, f?: Filters): Promise<void> {
   const s = await ready!;
   const t0 = performance.now();
-  const plain = !f || (f.include.length === 0 && f.exclude.length === 0 && f.minScore <= -1);
+  const plain = !f || (f.include.length === 0 && f.exclude.length === 0 && f.minScore <= -1 && !hasFacetFilters(f.facets));
   const match = plain && k <= 10 ? matchFallback(query, s.collection.fallback) : null;
   if (match) {
     const e = match.entry;
