@@ -95,16 +95,21 @@ def test_index_workers_die_with_a_killed_index(tiny_pack: Path, tmp_path: Path) 
 
 def test_watch_parent_without_the_kernel_signal(tmp_path: Path) -> None:
     """The portable path (not Linux): a thread that polls the parent pid."""
+    # it says when its watch runs: killing the parent earlier (a slow import on a loaded machine) would make it watch
+    # whatever process adopted it instead
+    ready = tmp_path / "watching"
     grandchild = (
-        "import os, threading, time\nfrom medmir.workers import watch_parent\n"
-        "threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()\ntime.sleep(120)\n"
+        "import os, threading, time\nfrom pathlib import Path\nfrom medmir.workers import watch_parent\n"
+        "threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()\n"
+        f"Path({str(ready)!r}).touch()\ntime.sleep(120)\n"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {grandchild!r}])"
          "\ntime.sleep(120)"],
     )  # fmt: skip
     try:
-        kids = _wait_for(lambda: _descendants(child.pid), 30)
+        assert _wait_for(ready.exists, 60)
+        kids = _descendants(child.pid)
         assert kids
         _kill_and_check(child, kids)
     finally:
