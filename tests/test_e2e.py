@@ -6,6 +6,7 @@ The checks themselves are in web/e2e/site.test.mjs (playwright-core); this test 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -156,6 +157,42 @@ def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
+def e2e_bundle_patients(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The e2e selection plus two follow-ups of one of its patients (the NIH sample has one image per patient): an
+    exact copy of the patient's image (a follow-up that looks the same: its nearest neighbour) and another image.
+    A bundle of its own, so the other e2e bundles keep one image per patient and their flat comparisons."""
+    root = tmp_path_factory.mktemp("e2e-patients")
+    sel = root / "sel"
+    shutil.copytree(e2e_bundle.parent / "sel", sel)
+    with (sel / "labels.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    first = rows[len(rows) // 2]
+    spare = sorted(set(os.listdir(NIH_SAMPLE / "images")) - set(os.listdir(sel / "images")) - {"00000075_000.png"})
+    follow = [
+        (sel / "images" / first["filename"], "a", first["labels"]),
+        (NIH_SAMPLE / "images" / spare[2], "b", "Effusion|Mass"),
+    ]
+    with (sel / "labels.csv").open("a", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        for src, tag, labels in follow:
+            name = f"{first['patient_id']}-followup-{tag}.png"
+            shutil.copy(src, sel / "images" / name)
+            w.writerow([name, labels, labels.split("|")[0], first["patient_id"], first["age"], first["sex"], "AP"])
+    build_index(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8", progress=False,
+                bundle_format=1)  # fmt: skip
+    return root / "bundle"
+
+
+def test_patients_in_chromium(e2e_bundle_patients: Path, full_pack: Path, tmp_path: Path) -> None:
+    """Patient-aware results and the filters: web/e2e/patients.test.mjs."""
+    site = build_site(e2e_bundle_patients, full_pack, tmp_path / "site").out
+    main, url = _serve(site)
+    env = {**os.environ, "E2E_URL": url, "E2E_PYTHON": sys.executable, "E2E_BUNDLE": str(e2e_bundle_patients),
+           "E2E_PACK": str(full_pack)}  # fmt: skip
+    _run_e2e("patients.test.mjs", env, (main,))
+
+
+@pytest.fixture(scope="module")
 def e2e_bundle_v2(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same selection in bundle format 2, with shards and packs small enough that 40 images make several."""
     root = tmp_path_factory.mktemp("e2e-v2")
@@ -220,3 +257,14 @@ def test_dicom_site_in_chromium(e2e_dicom: tuple[Path, Path], full_pack: Path, t
     if os.environ.get("MEDMIR_SCREENSHOTS"):
         env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
     _run_e2e("dicom.test.mjs", env, (main,))
+
+
+def test_refine_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> None:
+    """Refine by example, composed queries, evidence, export, keyboard and axe-core: web/e2e/refine.test.mjs."""
+    site = build_site(e2e_bundle, full_pack, tmp_path / "site").out
+    main, url = _serve(site)
+    env = {**os.environ, "E2E_URL": url, "E2E_PYTHON": sys.executable, "E2E_BUNDLE": str(e2e_bundle),
+           "E2E_PACK": str(full_pack), "E2E_IMAGE": str(NIH_SAMPLE / "images" / "00000284_000.png")}  # fmt: skip
+    if os.environ.get("MEDMIR_SCREENSHOTS"):
+        env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
+    _run_e2e("refine.test.mjs", env, (main,))

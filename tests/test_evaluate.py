@@ -134,11 +134,40 @@ def test_metrics_file_is_complete_and_auditable(evaluated: tuple[Path, dict]) ->
             np.mean([r["hits"][f"hit@{k}"] for r in strict]), m["tiers"]["strict"]["metrics"][f"hit@{k}"]["value"]
         )
     assert np.isclose(np.mean([r["ap"] for r in strict]), m["tiers"]["strict"]["metrics"]["ap"]["value"], atol=1e-5)
+    for k in (1, 5, 10, 20):
+        mean = np.mean([r["ndcg"][f"ndcg@{k}"] for r in strict])
+        assert np.isclose(mean, m["tiers"]["strict"]["metrics"][f"ndcg@{k}"]["value"], atol=1e-5)
+    mean = np.mean([r["r_precision"] for r in strict])
+    assert np.isclose(mean, m["tiers"]["strict"]["metrics"]["r_precision"]["value"], atol=1e-5)
+    for tier in m["tiers"].values():  # the new figures sit beside the old ones, in the same shape
+        for name in ("ndcg@10", "r_precision"):
+            assert set(tier["metrics"][name]) == {"value", "ci95", "chance", "chance_interval95"}
+            assert name in m["metric_docs"]
     assert len(m["per_label"]) == 15 and {r["label"] for r in m["per_label"]} == set(nih_label_names())
     assert m["image_to_image"]["queries"] == 400
+    i2i = m["image_to_image"]["metrics"]
+    assert list(i2i) == ["precision@1", "precision@5", "precision@10", "map@10", "ndcg@10", "r_precision"]
+    _check_cbir(m["image_to_image"]["cbir"])
     aucs = [r for r in m["zero_shot_auc"]["labels"] if r["auc"] is not None]
     assert len(aucs) == 15
     verify_bundle(bundle)  # metrics.json and hard_cases.json are now vouched for by index_info.json
+
+
+def _check_cbir(c: dict) -> None:
+    """The Denner et al. block of metrics.json on the 400-image sample: every label queried, macro = mean of labels."""
+    assert c["protocol"] == "Denner et al." and c["ks"] == [1, 3, 5, 10]
+    assert c["labels"] == 15 and c["labels_without_queries"] == []
+    assert {r["label"] for r in c["per_label"]} == set(nih_label_names())
+    # every image queries (400 < 2,000): a label's queries are all its images
+    assert all(r["queries"] == r["images"] for r in c["per_label"])
+    assert c["query_label_pairs"] == sum(r["queries"] for r in c["per_label"])
+    for name, f in c["macro"].items():
+        rows = [r["metrics"][name] for r in c["per_label"]]
+        assert np.isclose(f["value"], np.mean([r["value"] for r in rows]), atol=1e-5)
+        assert np.isclose(f["chance"], np.mean([r["chance"] for r in rows]), atol=1e-5)
+        assert f["ci95"][0] <= f["value"] <= f["ci95"][1] and 0 <= f["chance"] <= 1
+    assert c["published"]["values"]["precision@10"] == 0.583 and c["published"]["comparable"] is False
+    assert "not directly comparable" in c["published"]["caveat"]
 
 
 def test_random_model_sits_at_chance(evaluated: tuple[Path, dict]) -> None:
@@ -154,6 +183,8 @@ def test_random_model_sits_at_chance(evaluated: tuple[Path, dict]) -> None:
     assert not outside, outside[:5]
     for f in m["image_to_image"]["metrics"].values():
         assert f["ci95"][0] - 0.05 <= f["chance"] <= f["ci95"][1] + 0.05
+    for f in m["image_to_image"]["cbir"]["macro"].values():
+        assert f["ci95"][0] - 0.05 <= f["chance"] <= f["ci95"][1] + 0.05
     assert 0.3 <= m["zero_shot_auc"]["mean_auc"] <= 0.7
 
 
@@ -161,6 +192,9 @@ def test_report_and_plots(evaluated: tuple[Path, dict]) -> None:
     bundle, _ = evaluated
     report = (bundle / "report" / "report.md").read_text()
     assert "Random weights: results are meaningless" in report and "chance" in report
+    assert "### CBIR protocol (Denner et al.)" in report and "| precision@10 |" in report and "0.583" in report
+    strict = report.split("## Text -> image, strict tier")[1].split("##")[0]
+    assert "| precision@10 |" in strict and "| precision@1 |" not in strict and "| ndcg@10 |" in strict
     for png in ("hit_at_k.png", "per_label.png", "confusion.png"):
         assert (bundle / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

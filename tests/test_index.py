@@ -164,7 +164,7 @@ def test_search_matches_brute_force_and_cli(bundle: Path, tiny_pack: Path) -> No
     out = json.loads(proc.stdout)
     assert [o["filename"] for o in out] == [h.filename for h in hits]
     assert [o["rank"] for o in out] == list(range(1, 8))
-    assert set(out[0]) == {"rank", "filename", "score", "labels", "patient", "row"}
+    assert set(out[0]) == {"rank", "filename", "score", "labels", "patient", "row", "band"}
 
 
 def test_image_search_finds_itself(bundle: Path, selection: Path, tiny_pack: Path) -> None:

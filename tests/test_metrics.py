@@ -23,9 +23,12 @@ from medmir.evaluate.metrics import (
     first_relevant_rank,
     hit_at_k,
     metric_names,
+    metrics_and_top,
     metrics_from_ranked,
+    ndcg_at_k,
     per_query_metrics,
     precision_at_k,
+    r_precision,
     rank_order,
     ranked_relevance,
     recall_at_k,
@@ -34,6 +37,7 @@ from medmir.evaluate.metrics import (
 from medmir.evaluate.stats import bootstrap_ci, bootstrap_cis
 
 HAND_KS = (1, 3, 5, 10)
+LOG2_3 = math.log2(3)  # the discount of rank 2 is 1 / log2(3); rank 1: 1 / log2(2) = 1; rank 3: 1 / log2(4) = 1/2
 
 
 def _ranked(*rows: list[int]) -> np.ndarray:
@@ -70,6 +74,11 @@ def test_hand_case_first_relevant_at_top() -> None:
         "map@10": (1 + 2 / 3) / 2,
         "ap": (1 + 2 / 3) / 2,  # = 5/6
         "mrr": 1.0,  # first relevant at rank 1
+        "ndcg@1": 1.0,  # DCG@1 = 1 / log2(2) = 1, IDCG@1 = 1
+        "ndcg@3": 1.5 / (1 + 1 / LOG2_3),  # DCG@3 = 1 + 1/log2(4); IDCG@3 = 1 + 1/log2(3) (R = 2 relevant on top)
+        "ndcg@5": 1.5 / (1 + 1 / LOG2_3),
+        "ndcg@10": 1.5 / (1 + 1 / LOG2_3),
+        "r_precision": 0.5,  # top R = 2: ranks 1, 2 -> 1 relevant / 2
     }
     for name, value in expected.items():
         assert m[name][0] == pytest.approx(value, abs=1e-12), name
@@ -95,10 +104,31 @@ def test_hand_case_first_relevant_at_rank_3() -> None:
         "map@5": (1 / 3 + 2 / 4) / 2,  # (P(3) + P(4)) / min(2, 5) = 5/12
         "ap": (1 / 3 + 2 / 4) / 2,
         "mrr": 1 / 3,
+        "ndcg@1": 0.0,
+        "ndcg@3": 0.5 / (1 + 1 / LOG2_3),  # DCG@3 = 1/log2(4) (rank 3); IDCG@3 = 1 + 1/log2(3)
+        "ndcg@5": (0.5 + 1 / math.log2(5)) / (1 + 1 / LOG2_3),  # ranks 3 and 4
+        "r_precision": 0.0,  # top R = 2 holds no relevant image
     }
     for name, value in expected.items():
         assert m[name][0] == pytest.approx(value, abs=1e-12), name
     assert m["first_relevant_rank"].tolist() == [3]
+
+
+def test_ndcg_and_r_precision_by_hand() -> None:
+    # ranked 0 1 1 1, R = 3: R-precision = relevant in the top 3 / 3 = 2/3
+    ranked = _ranked([0, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0])
+    assert r_precision(ranked).tolist() == pytest.approx([2 / 3, 1.0, 0.0])
+    # nDCG@2 of 0 1 1 1: DCG = 1/log2(3); IDCG@2 = 1 + 1/log2(3) (min(R, k) = 2 relevant on top)
+    assert ndcg_at_k(ranked, 2)[0] == pytest.approx((1 / LOG2_3) / (1 + 1 / LOG2_3), abs=1e-12)
+    # k > N: DCG over the whole ranking, IDCG over min(R, k) = R = 3 ranks
+    ideal = 1 + 1 / LOG2_3 + 1 / 2
+    assert ndcg_at_k(ranked, 10)[0] == pytest.approx((1 / LOG2_3 + 1 / 2 + 1 / math.log2(5)) / ideal, abs=1e-12)
+    assert ndcg_at_k(ranked, 10)[1] == 1.0  # perfect ranking
+    assert ndcg_at_k(ranked, 10)[2] == 0.0  # R = 0
+    # R = 1: R-precision is hit@1, nDCG@k is 1 / log2(rank + 1) within the top k
+    one = _ranked([0, 0, 1, 0])
+    assert r_precision(one).tolist() == [0.0]
+    assert ndcg_at_k(one, 3).tolist() == [0.5] and ndcg_at_k(one, 2).tolist() == [0.0]
 
 
 def test_map_at_k_divides_by_min_r_k() -> None:
@@ -158,8 +188,10 @@ def test_individual_functions_match_per_query_metrics() -> None:
         np.testing.assert_array_equal(m[f"precision@{k}"], precision_at_k(ranked, k))
         np.testing.assert_array_equal(m[f"recall@{k}"], recall_at_k(ranked, k))
         np.testing.assert_array_equal(m[f"map@{k}"], ap_at_k(ranked, k))
+        np.testing.assert_allclose(m[f"ndcg@{k}"], ndcg_at_k(ranked, k), rtol=0, atol=1e-15)
     np.testing.assert_array_equal(m["ap"], average_precision(ranked))
     np.testing.assert_array_equal(m["mrr"], reciprocal_rank(ranked))
+    np.testing.assert_array_equal(m["r_precision"], r_precision(ranked))
     assert first_relevant_rank(ranked).tolist() == [2, 0, 1]
     assert reciprocal_rank(ranked).tolist() == [0.5, 0.0, 1.0]
     assert m["first_relevant_rank"].dtype.kind == "i"
@@ -197,10 +229,14 @@ def _naive(scores: np.ndarray, relevance: np.ndarray, ks: tuple[int, ...]) -> di
             out[f"precision@{k}"].append(top / k)
             out[f"recall@{k}"].append(top / r if r else 0.0)
             out[f"map@{k}"].append(sum(p for i, p in precisions if i <= k) / min(r, k) if r else 0.0)
+            dcg = sum(1 / math.log2(i + 1) for i, _ in precisions if i <= k)
+            idcg = sum(1 / math.log2(i + 1) for i in range(1, min(r, k) + 1))
+            out[f"ndcg@{k}"].append(dcg / idcg if r else 0.0)
         out["ap"].append(sum(p for _, p in precisions) / r if r else 0.0)
         first = precisions[0][0] if precisions else 0
         out["first_relevant_rank"].append(first)
         out["mrr"].append(1 / first if first else 0.0)
+        out["r_precision"].append(sum(ranked[:r]) / r if r else 0.0)
     return out
 
 
@@ -243,6 +279,22 @@ def test_row_blocks_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> Non
         np.testing.assert_array_equal(blocked_ranked[name], whole[name], err_msg=name)
 
 
+def test_metrics_and_top_read_one_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.normal(size=(11, 7)), 1).astype(np.float32)  # ties: the top follows the ranking rule
+    relevance = rng.random((11, 7)) < 0.4
+    monkeypatch.setattr(metrics_module, "_BLOCK_ELEMENTS", 15)  # 2 queries per block
+    got, top = metrics_and_top(scores, relevance, (1, 3), top=4)
+    np.testing.assert_array_equal(top, rank_order(scores)[:, :4])
+    want = per_query_metrics(scores, relevance, (1, 3))
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert metrics_and_top(scores, relevance, (1,), top=50)[1].shape == (11, 7)  # top > N: the whole ranking
+    assert metrics_and_top(scores, relevance, (1,), top=0)[1].shape == (11, 0)
+    with pytest.raises(MedmirError, match="top"):
+        metrics_and_top(scores, relevance, (1,), top=-1)
+
+
 def test_large_n_runs_without_quadratic_memory() -> None:
     rng = np.random.default_rng(0)
     n = 112_120
@@ -263,10 +315,13 @@ def test_matches_trec_eval() -> None:
     # - trec_eval breaks score ties by document name, not input order, so scores here are continuous and tie-free.
     # - P_k divides by k even when fewer than k documents exist, as ours; success_k is our hit@k.
     # - map_cut_k divides by R where our map@k divides by min(R, k): compared as map_cut_k = map@k * min(R, k) / R.
+    # - ndcg_cut_k (gain = relevance level, 1 here; discount log2(rank + 1); ideal = the qrels sorted) and Rprec are
+    #   ours as they are.
     rng = np.random.default_rng(7)
     ks = (1, 5, 10, 20)
     cut = ",".join(map(str, ks))
-    measures = {"map", "recip_rank", f"P.{cut}", f"recall.{cut}", f"success.{cut}", f"map_cut.{cut}"}
+    measures = {"map", "recip_rank", "Rprec", f"P.{cut}", f"recall.{cut}", f"success.{cut}", f"map_cut.{cut}",
+                f"ndcg_cut.{cut}"}  # fmt: skip
     compared = 0
     for _ in range(30):
         q, n = int(rng.integers(1, 6)), int(rng.integers(2, 60))
@@ -285,7 +340,9 @@ def test_matches_trec_eval() -> None:
             t = theirs[f"q{i}"]
             assert ours["ap"][i] == pytest.approx(t["map"], abs=1e-9)
             assert ours["mrr"][i] == pytest.approx(t["recip_rank"], abs=1e-9)
+            assert ours["r_precision"][i] == pytest.approx(t["Rprec"], abs=1e-9)
             for k in ks:
+                assert ours[f"ndcg@{k}"][i] == pytest.approx(t[f"ndcg_cut_{k}"], abs=1e-9)
                 assert ours[f"precision@{k}"][i] == pytest.approx(t[f"P_{k}"], abs=1e-9)
                 assert ours[f"recall@{k}"][i] == pytest.approx(t[f"recall_{k}"], abs=1e-9)
                 assert ours[f"hit@{k}"][i] == pytest.approx(t[f"success_{k}"], abs=1e-9)
@@ -366,10 +423,14 @@ def test_expected_random_closed_forms() -> None:
     assert e["mrr"][0] == pytest.approx(rr, rel=1e-12)
     h = sum(1 / i for i in range(1, n + 1))
     assert e["ap"][0] == pytest.approx((h + (r - 1) * (n - h) / (n - 1)) / n, rel=1e-12)
+    # nDCG@k: E[DCG@k] = sum_{i <= k} (R/N) / log2(i + 1) over the fixed IDCG@k = sum_{i <= min(R, k)} 1 / log2(i + 1)
+    dcg = sum((r / n) / math.log2(i + 1) for i in range(1, k + 1))
+    assert e[f"ndcg@{k}"][0] == pytest.approx(dcg / sum(1 / math.log2(i + 1) for i in range(1, r + 1)), rel=1e-12)
+    assert e["r_precision"][0] == pytest.approx(r / n)  # E[relevant in the top R] / R = (R * R/N) / R
 
     # R = N: every ranking is perfect; R = 0: all zeros
     e = expected_random(6, np.array([6, 0]), (1, 5))
-    for name in ("hit@1", "hit@5", "precision@1", "precision@5", "map@1", "map@5", "ap", "mrr"):
+    for name in (n for n in metric_names((1, 5), include_not_averaged=False) if not n.startswith("recall@")):
         assert e[name].tolist() == [1.0, 0.0], name
 
 

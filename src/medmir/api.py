@@ -28,6 +28,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from medmir.bundle.bands import BandKind, band
 from medmir.bundle.read import Bundle
 from medmir.errors import MedmirError
 from medmir.model.pack import ModelPack, Precision, check_indexed_with
@@ -38,7 +39,9 @@ OTHER_MODEL_HINT = "; use that pack (or, knowing the scores mean nothing, --allo
 
 @dataclass(frozen=True)
 class Result:
-    """One ranked image: `row` is its row in the bundle, `patient` its patient pseudonym ("" when unknown)."""
+    """One ranked image: `row` is its row in the bundle, `patient` its patient pseudonym ("" when unknown), `band`
+    what its score means in this collection for the query's kind: "close", "similar", "related", or "" below related
+    or for a bundle without score bands (index_info.json `score_bands`, docs/FORMAT.md)."""
 
     rank: int
     row: int
@@ -46,10 +49,11 @@ class Result:
     score: float
     labels: tuple[str, ...]
     patient: str
+    band: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {"rank": self.rank, "filename": self.filename, "score": round(self.score, 6),
-                "labels": list(self.labels), "patient": self.patient, "row": self.row}  # fmt: skip
+                "labels": list(self.labels), "patient": self.patient, "row": self.row, "band": self.band}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class Collection:
         """The top `k` rows for a text, an image (a Path or an image array), a query vector (float [dim]) or a row of
         the bundle (int: ranked by that row's own embedding, the row itself first)."""
         self._check_k(k)
-        return self.rank(self.query_vector(query), k, filters)
+        return self.rank(self.query_vector(query), k, filters, kind="text" if isinstance(query, str) else "image")
 
     def search_many(self, queries: Iterable[str], k: int = 10, filters: Filters | None = None, *,
                     batch: int = 256, workers: int | None = None) -> Iterator[list[Result]]:  # fmt: skip
@@ -144,17 +148,17 @@ class Collection:
             for chunk in _batches(queries, batch):
                 embedded = ahead.submit(self.embed_text, chunk)
                 if pending is not None:
-                    yield from self._rank_many(pending.result(), k, passes)
+                    yield from self._rank_many(pending.result(), k, passes, "text")
                 pending = embedded
             if pending is not None:
-                yield from self._rank_many(pending.result(), k, passes)
+                yield from self._rank_many(pending.result(), k, passes, "text")
 
     def similar(self, row: int, k: int | None = None) -> list[Result]:
         """The bundle's precomputed nearest neighbours of `row` (what Find Similar shows), the row itself excluded."""
         self._check_row(row)
         ids, scores = self.bundle.neighbors_of(row)
         n = len(ids) if k is None else min(k, len(ids))
-        return [self.result(r + 1, int(ids[r]), float(scores[r])) for r in range(n)]
+        return [self.result(r + 1, int(ids[r]), float(scores[r]), "image") for r in range(n)]
 
     def query_vector(self, query: Query) -> np.ndarray:
         """The vector `search` ranks with."""
@@ -173,24 +177,31 @@ class Collection:
             return self.embed_image(query)
         raise MedmirError(f"a query is a text, an image path or array, a vector or a row, not {type(query).__name__}")
 
-    def rank(self, vector: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[Result]:
-        """The top `k` rows for a query vector (float32 [dim], as `query_vector` makes)."""
+    def rank(
+        self, vector: np.ndarray, k: int = 10, filters: Filters | None = None, *, kind: BandKind = "image"
+    ) -> list[Result]:
+        """The top `k` rows for a query vector (float32 [dim], as `query_vector` makes); `kind`: which score bands
+        the results' `band` reads ("text" for a text embedding, "image" otherwise)."""
         self._check_k(k)
-        return next(self._rank_many(np.asarray(vector, dtype=np.float32)[None], k, self._passes(filters)))
+        return next(self._rank_many(np.asarray(vector, dtype=np.float32)[None], k, self._passes(filters), kind))
 
-    def _rank_many(self, vectors: np.ndarray, k: int, passes: np.ndarray | None) -> Iterator[list[Result]]:
+    def _rank_many(
+        self, vectors: np.ndarray, k: int, passes: np.ndarray | None, kind: BandKind
+    ) -> Iterator[list[Result]]:
         all_ids, all_scores = self.bundle.top_k_many(vectors, k, passes)
         for ids, scores in zip(all_ids, all_scores, strict=True):
-            yield self._results(ids, scores)
+            yield self._results(ids, scores, kind)
 
-    def _results(self, ids: np.ndarray, scores: np.ndarray) -> list[Result]:
+    def _results(self, ids: np.ndarray, scores: np.ndarray, kind: BandKind) -> list[Result]:
         """Results for `ids` scoring `scores` (parallel arrays); -inf marks a row the filters left out."""
         kept = [(int(i), float(v)) for i, v in zip(ids, scores, strict=True) if np.isfinite(v)]
-        return [self.result(r + 1, i, v) for r, (i, v) in enumerate(kept)]
+        return [self.result(r + 1, i, v, kind) for r, (i, v) in enumerate(kept)]
 
-    def result(self, rank: int, row: int, score: float) -> Result:
+    def result(self, rank: int, row: int, score: float, kind: BandKind = "image") -> Result:
+        """Row `row` as the `rank`-th result of a `kind` query scoring `score`."""
         m = self.bundle.metadata[row]
-        return Result(rank, row, str(m["filename"]), score, tuple(m["labels"]), str(m.get("patient_id") or ""))
+        return Result(rank, row, str(m["filename"]), score, tuple(m["labels"]), str(m.get("patient_id") or ""),
+                      band(score, self.bundle.info.get("score_bands"), kind))  # fmt: skip
 
     @property
     def labels(self) -> list[str]:

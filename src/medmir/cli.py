@@ -309,8 +309,15 @@ def _evaluate(a: argparse.Namespace) -> int:
         err.print(
             f"  {tier:9s} Hit@10 {f['hit@10']['value']:.3f} (chance {f['hit@10']['chance']:.3f})  "
             f"mAP@10 {f['map@10']['value']:.3f} (chance {f['map@10']['chance']:.3f})  "
-            f"MRR {f['mrr']['value']:.3f} (chance {f['mrr']['chance']:.3f})"
+            f"MRR {f['mrr']['value']:.3f} (chance {f['mrr']['chance']:.3f})  "
+            f"nDCG@10 {f['ndcg@10']['value']:.3f} (chance {f['ndcg@10']['chance']:.3f})  "
+            f"R-prec {f['r_precision']['value']:.3f} (chance {f['r_precision']['chance']:.3f})"
         )
+    cbir = m["image_to_image"].get("cbir", {}).get("macro", {})
+    if "precision@10" in cbir:
+        p10 = cbir["precision@10"]
+        err.print(f"  image -> image, Denner et al.'s CBIR protocol: macro P@10 {p10['value']:.3f} "
+                  f"(chance {p10['chance']:.3f}; same-patient images excluded)")  # fmt: skip
     if m["queries"]["labels_from_templates"]:
         templated = ", ".join(m["queries"]["labels_from_templates"])
         err.print(f"queried from templates (no curated phrasings): {escape(templated)}")
@@ -545,7 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--k", type=count(), default=10, help="results a query (default: 10)")
     sr.add_argument("--precision", choices=("fp32", "int8"), default="int8", help="query encoder (browser: int8)")
     sr.add_argument("--json", action="store_true",
-                    help='print [{"rank", "filename", "score", "labels", "patient", "row"}, ...]')  # fmt: skip
+                    help='print [{"rank", "filename", "score", "labels", "patient", "row", "band"}, ...] (band: '
+                         '"close", "similar", "related" or "", from the bundle\'s score_bands)')  # fmt: skip
     sr.add_argument(
         "--no-verify",
         action="store_true",

@@ -2,10 +2,11 @@
 (`medmir index --update BUNDLE [--images DIR [--labels CSV]] [--remove LIST]`).
 
 The bundle is written again, whole, by the one bundle writer, from the rows kept and the rows added, in a staging
-folder that replaces it in one rename: a removed image leaves no row, vector, thumbnail, neighbour or fallback result
-behind (a patient who withdraws consent is gone from every file), and the neighbours are computed afresh over the new
-set, as `medmir index` computes them. Kept rows keep their stored vectors (version 2: their int8 rows, dequantized and
-quantized again with the new set); `medmir evaluate`'s files are left out (they describe the old set: evaluate again).
+folder that replaces it in one rename: a removed image leaves no row, vector, thumbnail, neighbour or fallback
+result behind (a patient who withdraws consent is gone from every file), and the neighbours and the score bands
+(index_info.json `score_bands`, from the new set's own scores) are computed afresh, as `medmir index` computes them.
+Kept rows keep their stored vectors (version 2: their int8 rows, dequantized and quantized again with the new set);
+`medmir evaluate`'s files are left out (they describe the old set: evaluate again).
 """
 
 from __future__ import annotations

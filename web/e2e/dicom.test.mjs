@@ -7,20 +7,14 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { env, FLAGS } from "./common.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set: run this through tests/test_e2e.py`);
-  return v;
-};
 const URL_ = env("E2E_URL");
 const PY = env("E2E_PYTHON");
 const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const SAMPLES = env("E2E_SAMPLES");
 const SHOTS = process.env.E2E_SCREENSHOTS;
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const samples = JSON.parse(readFileSync(join(SAMPLES, "samples.json"), "utf8"));
 const medmir = (...args) => execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
@@ -45,8 +39,19 @@ after(async () => {
   await browser?.close();
 });
 
-const results = (p) =>
-  p.$$eval('[data-testid="result"]', (els) => els.map((e) => ({ filename: e.dataset.filename, score: Number(e.dataset.score) })));
+// The flat ranking, as `medmir search` gives it. The collection has two images per patient, and results group by
+// patient (a card per patient, its other images folded under it): every group is opened, the cards read in rank order.
+async function results(p) {
+  for (let i = 0; i < 100; i++) {
+    const closed = await p.$('[data-testid="group-more"][aria-expanded="false"]');
+    if (!closed) break;
+    await closed.click();
+  }
+  const cards = await p.$$eval('[data-testid="result"]', (els) =>
+    els.map((e) => ({ rank: Number(e.dataset.rank), filename: e.dataset.filename, score: Number(e.dataset.score) })),
+  );
+  return cards.sort((a, b) => a.rank - b.rank);
+}
 
 async function dropped(file) {
   const seq = await page.$eval('[data-testid="search-error"]', (e) => Number(e.dataset.seq)).catch(() => 0);
@@ -111,7 +116,8 @@ test("facets: ticking a value keeps only rows with it, the URL holds it and a re
   await page.waitForFunction(() => document.querySelector('[data-testid="result-path"]')?.dataset.key === "q:pleural effusion", null, { timeout: 120_000 });
   await page.$eval("details", (d) => (d.open = true));
   const box = page.locator('fieldset[data-facet="modality"] label', { hasText: "CR" }).locator("input");
-  await box.check();
+  // click, not check(): the box follows the URL, which changes on the next hashchange, not during the click
+  await box.click();
   // the app keeps its state in the hash (#/?q=...&f.modality=CR)
   await page.waitForFunction(() => new URLSearchParams(location.hash.split("?")[1] ?? "").get("f.modality") === "CR");
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="result"]').length === n, Math.min(cr.size, 10), { timeout: 60_000 });

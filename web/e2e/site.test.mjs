@@ -7,12 +7,8 @@ import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { env, FLAGS } from "./common.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set: run this through tests/test_e2e.py`);
-  return v;
-};
 const URL_ = env("E2E_URL");
 const SITE = env("E2E_SITE");
 const PY = env("E2E_PYTHON");
@@ -24,8 +20,6 @@ const SHOTS = process.env.E2E_SCREENSHOTS;
 const SERVER_PID = Number(env("E2E_SERVER_PID"));
 const host = new URL(URL_).host;
 
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let browser;
 let context;

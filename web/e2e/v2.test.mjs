@@ -8,12 +8,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { env, FLAGS } from "./common.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set: run this through tests/test_e2e.py`);
-  return v;
-};
 const URL_ = env("E2E_URL");
 const PLAIN_URL = env("E2E_PLAIN_URL"); // the same site from a server that ignores Range
 const PY = env("E2E_PYTHON");
@@ -21,8 +17,6 @@ const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const IMAGE = env("E2E_IMAGE");
 const SCORE_TOL = 1e-5;
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const info = JSON.parse(readFileSync(join(BUNDLE, "index_info.json"), "utf8"));
 const medmir = (...args) => execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });

@@ -102,7 +102,7 @@ export function App() {
         {!ready && !fatal && <ProgressPanel files={files} expected={plan} />}
         {ready && loadedRows < ready.count && !fatal && <LoadingRest files={files} loaded={loadedRows} count={ready.count} />}
         {loc.route === "search" && site && (
-          <SearchPage client={client} ready={ready} params={loc.params} navigate={(p) => navigate("search", p)} />
+          <SearchPage client={client} ready={ready} params={loc.params} navigate={(p) => navigate("search", p)} scoreBands={site?.info.score_bands} />
         )}
         {(loc.route === "metrics" || loc.route === "hard-cases") && site && <DataPage kind={loc.route} site={site} client={client} />}
         {loc.route === "benchmark" && <BenchmarkPage client={client} ready={ready} />}

@@ -14,24 +14,14 @@ import {
   summarize,
   type FacetTable,
 } from "../src/lib/facets";
+import { rowTableV2 } from "../src/lib/rowTable";
 import { CollectionV1, labelFilter, rowFilter } from "../src/worker/collection";
 import { CollectionV2 } from "../src/worker/collectionV2";
 import type { Filters } from "../src/worker/messages";
+import { BASE, fileList, files, json, progress } from "./memoryFiles";
 
 // The collections fetch their files through lib/cache.ts: here they come from memory, by file name.
-const files = vi.hoisted(() => new Map<string, Uint8Array>());
-vi.mock("../src/lib/cache", () => ({
-  fetchVerified: async (spec: { name: string }) => {
-    const b = files.get(spec.name);
-    if (!b) throw new Error(`no file ${spec.name} in the test`);
-    return b;
-  },
-}));
-
-const json = (x: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(x));
-const fileList = (names: string[]) => Object.fromEntries(names.map((n) => [n, { bytes: files.get(n)!.byteLength, sha256: "" }]));
-const progress = () => () => {};
-const BASE = "https://example.test/site/";
+vi.mock("../src/lib/cache", () => import("./memoryFiles").then((m) => m.cacheModule));
 
 function entry(i: number, labels: string[], facets?: Record<string, unknown>) {
   const stem = `img${i}`;
@@ -199,17 +189,21 @@ describe("the row filter", () => {
   });
 
   it("is one predicate with the label include/exclude filter", () => {
-    const names = ["Effusion", "Mass"];
-    const labels = [[0], [1], [0, 1], []];
-    const ids = (r: number) => labels[r]!;
+    const none = Array.from({ length: 4 }, () => -1);
+    const rows = rowTableV2(
+      4,
+      { labels: ["Effusion", "Mass"], patients: [], sex: [], view: [] },
+      { labels: [[0], [1], [0, 1], []], patient: none, age: none.map(() => null), sex: none, view: none },
+      t,
+    );
     const f = (x: Partial<Filters>): Filters => ({ include: [], exclude: [], minScore: -1, ...x });
-    expect(rowFilter(names, ids, t, f({}))).toBeUndefined();
-    expect(rowFilter(names, ids, t, f({ facets: {} }))).toBeUndefined();
-    expect(pass(rowFilter(names, ids, t, f({ include: ["Mass"] })))).toEqual(pass(labelFilter(names, ids, f({ include: ["Mass"] }))));
-    expect(pass(rowFilter(names, ids, t, f({ facets: { modality: ["CR"] } })))).toEqual([0, 2]);
-    expect(pass(rowFilter(names, ids, t, f({ include: ["Mass"], facets: { modality: ["CR"] } })))).toEqual([2]);
-    expect(pass(rowFilter(names, ids, t, f({ exclude: ["Mass"], facets: { modality: ["CR", "DX"] } })))).toEqual([0]);
-    expect(pass(rowFilter(names, ids, t, f({ include: ["Effusion"], exclude: ["Mass"], facets: { body_part: ["CHEST"] } })))).toEqual([0]);
+    expect(rowFilter(rows, f({}))).toBeUndefined();
+    expect(rowFilter(rows, f({ facets: {} }))).toBeUndefined();
+    expect(pass(rowFilter(rows, f({ include: ["Mass"] })))).toEqual(pass(labelFilter(rows, f({ include: ["Mass"] }))));
+    expect(pass(rowFilter(rows, f({ facets: { modality: ["CR"] } })))).toEqual([0, 2]);
+    expect(pass(rowFilter(rows, f({ include: ["Mass"], facets: { modality: ["CR"] } })))).toEqual([2]);
+    expect(pass(rowFilter(rows, f({ exclude: ["Mass"], facets: { modality: ["CR", "DX"] } })))).toEqual([0]);
+    expect(pass(rowFilter(rows, f({ include: ["Effusion"], exclude: ["Mass"], facets: { body_part: ["CHEST"] } })))).toEqual([0]);
   });
 
   it("costs no string work per row at 500,000 rows", () => {

@@ -150,6 +150,69 @@ function checkMetricsPage(m: Metrics): void {
   expect(html).not.toMatch(/Recall@\d+<\/span><span[^>]*>at least one/);
   // metric definitions from the file
   for (const doc of Object.values(m.metric_docs)) expect(html).toContain(decodeSafe(doc));
+  // image -> image says plainly that the query's own patient is left out
+  const note = byTestId(html, "i2i-same-patient");
+  expect(note.length).toBe(1);
+  expect(html).toContain("Images of the query&#x27;s own patient are excluded");
+  checkCbir(m, html);
+}
+
+/** The CBIR (Denner et al.) section: every macro and per-label figure with its hooks, or nothing for older files. */
+function checkCbir(m: Metrics, html: string): void {
+  const c = m.image_to_image.cbir;
+  const ids = ["cbir", "cbir-ci", "cbir-chance", "cbir-published", "cbir-label", "cbir-caveat", "cbir-section"];
+  if (!c) {
+    for (const id of ids) expect(byTestId(html, id).length, id).toBe(0);
+    return;
+  }
+  expect(byTestId(html, "cbir-section").length).toBe(1);
+  const macro = Object.entries(c.macro);
+  const cells = byTestId(html, "cbir");
+  expect(cells.map((x) => x["data-metric"])).toEqual(macro.map(([k]) => k));
+  macro.forEach(([k, f], i) => {
+    expect(cells[i]?.["data-value"]).toBe(String(f.value));
+    const ci = byTestId(html, "cbir-ci")[i];
+    expect([Number(ci?.["data-low"]), Number(ci?.["data-high"])]).toEqual(f.ci95);
+    expect(byTestId(html, "cbir-chance")[i]?.["data-value"]).toBe(String(f.chance));
+    const pub = c.published.values[k];
+    expect(byTestId(html, "cbir-published")[i]?.["data-value"]).toBe(pub === undefined ? "" : String(pub));
+  });
+  const perLabel = byTestId(html, "cbir-label");
+  const expected = c.per_label.flatMap((r) => macro.filter(([k]) => r.metrics[k]).map(([k]) => [r, k] as const));
+  expect(perLabel.length).toBe(expected.length);
+  perLabel.forEach((cell, i) => {
+    const [row, k] = expected[i] ?? [];
+    const f = row && k ? row.metrics[k] : undefined;
+    expect(cell["data-label"]).toBe(row?.label);
+    expect(cell["data-metric"]).toBe(k);
+    expect(cell["data-value"]).toBe(String(f?.value));
+    expect(cell["data-chance"]).toBe(String(f?.chance));
+    expect([Number(cell["data-low"]), Number(cell["data-high"])]).toEqual(f?.ci95);
+  });
+  if (macro.length > 0) {
+    expect(byTestId(html, "cbir-caveat").length).toBe(1);
+    expect(html).toContain(decodeSafe(c.published.caveat));
+    expect(html).toContain(decodeSafe(c.published.source));
+    if (!c.published.comparable) expect(html).toContain("Not directly comparable.");
+  }
+  expect(html).toContain(decodeSafe(c.definition));
+}
+
+/** A metrics.json as written before nDCG, R-precision and the CBIR protocol existed. */
+function withoutNewKeys(m: Metrics): Metrics {
+  const old = clone(m);
+  const drop = (figures: Record<string, unknown>) => {
+    for (const k of Object.keys(figures)) if (k.startsWith("ndcg@") || k === "r_precision") delete figures[k];
+  };
+  for (const tier of TIER_NAMES) drop(old.tiers[tier].metrics);
+  drop(old.image_to_image.metrics);
+  delete old.image_to_image.cbir;
+  for (const k of Object.keys(old.metric_docs)) if (k.startsWith("ndcg@") || k === "r_precision") delete old.metric_docs[k];
+  for (const r of old.per_query) {
+    delete r.ndcg;
+    delete r.r_precision;
+  }
+  return old;
 }
 
 /** Escape like React does, to look for file text in the markup. */
@@ -209,6 +272,78 @@ describe("MetricsPage (fixture)", () => {
     checkMetricsPage(metricsFixture);
   });
 
+  it("shows nDCG@10 and R-precision beside the other figures, with chance, in every tier and image -> image", () => {
+    const html = renderMetrics(metricsFixture);
+    for (const tier of [...TIER_NAMES, "image_to_image"]) {
+      for (const metric of ["ndcg@10", "r_precision"]) {
+        const figure =
+          tier === "image_to_image"
+            ? metricsFixture.image_to_image.metrics[metric]
+            : metricsFixture.tiers[tier as (typeof TIER_NAMES)[number]].metrics[metric];
+        expect(figure, `${tier} ${metric}`).toBeDefined();
+        const chance = byTestId(html, "metric-chance").find(
+          (c) => c["data-tier"] === tier && c["data-metric"] === metric,
+        );
+        expect(chance?.["data-value"]).toBe(String(figure?.chance));
+      }
+    }
+    expect(html).toContain("nDCG@10");
+    expect(html).toContain("R-precision");
+  });
+
+  it("shows the CBIR protocol: macro P@k with CI and chance, per label, and the published figure as not comparable", () => {
+    const c = metricsFixture.image_to_image.cbir;
+    expect(c).toBeDefined();
+    expect(c?.ks).toEqual([1, 3, 5, 10]);
+    expect(Object.keys(c?.macro ?? {})).toEqual(["precision@1", "precision@3", "precision@5", "precision@10"]);
+    expect(c?.published.values["precision@10"]).toBe(0.583);
+    const html = renderMetrics(metricsFixture);
+    checkCbir(metricsFixture, html);
+    const pub = byTestId(html, "cbir-published").find((x) => x["data-metric"] === "precision@10");
+    expect(pub?.["data-value"]).toBe("0.583");
+    expect(html).toContain("0.583");
+    expect(html).toContain("Not directly comparable.");
+    expect(html).toContain("CBIR protocol (Denner et al.)");
+  });
+
+  it("takes the CBIR numbers from the file", () => {
+    const m = clone(metricsFixture);
+    const c = m.image_to_image.cbir;
+    if (!c) throw new Error("fixture without cbir");
+    const p10 = c.macro["precision@10"];
+    if (p10) {
+      p10.value = 0.765432;
+      p10.chance = 0.123456;
+    }
+    c.published.values["precision@10"] = 0.5;
+    delete c.published.values["precision@1"];
+    c.published.comparable = true;
+    const html = renderMetrics(m);
+    checkCbir(m, html);
+    expect(html).toContain("0.765");
+    expect(html).toContain("0.123");
+    expect(byTestId(html, "cbir-published").find((x) => x["data-metric"] === "precision@1")?.["data-value"]).toBe("");
+    expect(html).not.toContain("Not directly comparable.");
+    // no label with a query image: the section says so, with no table
+    c.macro = {};
+    c.per_label = [];
+    const empty = renderMetrics(m);
+    expect(byTestId(empty, "cbir").length).toBe(0);
+    expect(empty).toContain("No label has a query image");
+  });
+
+  it("still renders an older metrics.json without nDCG, R-precision or the CBIR protocol", () => {
+    const old = withoutNewKeys(metricsFixture);
+    const parsed = parseMetrics(JSON.parse(JSON.stringify(old)));
+    expect(parsed.image_to_image.cbir).toBeUndefined();
+    const html = renderMetrics(parsed);
+    checkMetricsPage(parsed);
+    expect(byTestId(html, "cbir-section").length).toBe(0);
+    expect(html).not.toContain("nDCG@");
+    expect(html).not.toContain("R-precision");
+    expect(byTestId(html, "i2i-same-patient").length).toBe(1);
+  });
+
   it("shows the random-weights banner when the file says so, and not otherwise", () => {
     expect(metricsFixture.evaluated.random_weights).toBe(true);
     const html = renderMetrics(metricsFixture);
@@ -258,6 +393,16 @@ describe("MetricsPage (fixture)", () => {
     if (z) z.label = EVIL;
     m.tiers.adjusted.excluded_queries = [EVIL];
     m.evaluated.model.title = EVIL;
+    const c = m.image_to_image.cbir;
+    if (c) {
+      const first = c.per_label[0];
+      if (first) first.label = EVIL;
+      c.labels_without_queries = [EVIL];
+      c.definition = EVIL;
+      c.published.source = EVIL;
+      c.published.caveat = EVIL;
+      c.published.model = EVIL;
+    }
     const html = renderMetrics(m);
     expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;");
     expect(html).not.toContain("<img src=x");
@@ -345,6 +490,17 @@ describe("validators", () => {
     expect(() => parseMetrics(null)).toThrow(/metrics\.json: must be a JSON object/);
     expect(() => parseMetrics({ ...metricsFixture, format: "other" })).toThrow(/"format"/);
     expect(() => parseMetrics({ ...metricsFixture, format_version: 2 })).toThrow(/format_version/);
+
+    const m3 = clone(metricsFixture) as unknown as { image_to_image: { cbir: { macro: Record<string, unknown> } } };
+    m3.image_to_image.cbir.macro["precision@10"] = { value: 0.5, ci95: [0.4], chance: 0.1 };
+    expect(() => parseMetrics(m3)).toThrow(/"image_to_image\.cbir\.macro\.precision@10\.ci95" must be a \[low, high\]/);
+    const m4 = clone(metricsFixture) as unknown as { image_to_image: { cbir: Record<string, unknown> } };
+    delete m4.image_to_image.cbir["published"];
+    expect(() => parseMetrics(m4)).toThrow(/missing field "image_to_image\.cbir\.published"/);
+    const m5 = clone(metricsFixture) as unknown as { per_query: Record<string, unknown>[] };
+    const rec = m5.per_query[0];
+    if (rec) rec["r_precision"] = "high";
+    expect(() => parseMetrics(m5)).toThrow(/"per_query\[0\]\.r_precision" must be a number/);
   });
 
   it("parseHardCases rejects bad files, naming the field", () => {

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from medmir.bundle import columns
+from medmir.bundle.bands import BANDS, METHOD, check_score_bands, score_bands
 from medmir.bundle.format import (
     DATA_FILES,
     EMBEDDINGS,
@@ -36,6 +37,8 @@ from medmir.verified import check_once
 
 # int8 rounding moves a unit row's norm by far less than this; more is damage
 INT8_NORM_TOLERANCE = 1e-2
+# score bands recomputed from the stored scores (version 1 rounds them to 6 decimals) agree to well within this
+BAND_TOLERANCE = 1e-5
 _META_KEYS = ("id", "filename", "thumbnail", "labels", "primary_label", "report", "patient_id", "age", "sex", "view")
 
 
@@ -119,7 +122,8 @@ def _check_ranked(path: Path, ids: Any, scores: Any, n: int, self_row: int | Non
         raise _fail(path, "scores are not in descending order")
 
 
-def _check_neighbors(bundle: Path, n: int) -> None:
+def _check_neighbors(bundle: Path, n: int) -> np.ndarray:
+    """The neighbour scores [n, k], once every row is checked."""
     p = bundle / NEIGHBORS
     nn = read_json_file(p)
     ids, scores = nn.get("ids"), nn.get("scores")
@@ -130,9 +134,10 @@ def _check_neighbors(bundle: Path, n: int) -> None:
         if len(i) != min(k, max(n - 1, 0)):
             raise _fail(p, f"row {row} has {len(i)} neighbours, k is {k}")
         _check_ranked(p, i, s, n, self_row=row)
+    return np.asarray(scores, dtype=np.float64).reshape(n, -1)
 
 
-def _check_fallback(bundle: Path, n: int) -> None:
+def _check_fallback(bundle: Path, n: int) -> dict[str, Any]:
     p = bundle / FALLBACK
     fb = read_json_file(p)
     queries = fb.get("queries")
@@ -140,6 +145,25 @@ def _check_fallback(bundle: Path, n: int) -> None:
         raise _fail(p, "no queries")
     for q in queries:
         _check_ranked(p, q.get("ids"), q.get("scores"), n)
+    return fb
+
+
+def _check_bands(bundle: Path, info: dict[str, Any], neighbor_scores: np.ndarray, fallback: dict[str, Any]) -> str:
+    """index_info.json `score_bands` (optional: bundles written before it lack it): well formed, and, when made by
+    this medmir's method, the bands of the bundle's own neighbour and fallback scores."""
+    if "score_bands" not in info:
+        return "score bands: none (written by an older medmir; `medmir index --update` or a new index adds them)"
+    p, got = bundle / INFO, info["score_bands"]
+    if (why := check_score_bands(got)) is not None:
+        raise _fail(p, why)
+    if got["method"] != METHOD:
+        return "score bands: numbers in [-1, 1], close >= similar >= related (another method: not recomputed)"
+    want = score_bands(neighbor_scores, fallback)
+    for kind in ("image", "text"):
+        a, b = got.get(kind), want[kind]
+        if (a is None) != (b is None) or (a and b and any(abs(a[x] - b[x]) > BAND_TOLERANCE for x in BANDS)):
+            raise _fail(p, f"score_bands.{kind} is {a}, but the bundle's own scores give {b}")
+    return "score bands: close >= similar >= related, equal to the quantiles of the stored scores"
 
 
 def _check_thumbnails(bundle: Path, info: dict[str, Any], images: list[dict[str, Any]]) -> None:
@@ -169,8 +193,8 @@ def verify_bundle(bundle: Path, *, thumbnails: bool = True) -> list[str]:
     _check_files(bundle, info)
     _check_embeddings(bundle, n, dim)
     images = _check_metadata(bundle, n)
-    _check_neighbors(bundle, n)
-    _check_fallback(bundle, n)
+    nn_scores = _check_neighbors(bundle, n)
+    fallback = _check_fallback(bundle, n)
     done = [
         f"index_info.json: format {info['format_version']}, {n} images x {dim} float32",
         f"checksums of {len(info['files'])} files",
@@ -178,6 +202,7 @@ def verify_bundle(bundle: Path, *, thumbnails: bool = True) -> list[str]:
         "metadata: ids = rows, unique file names, thumbnail names",
         "neighbours: in range, self excluded, descending",
         "fallback results: in range, descending",
+        _check_bands(bundle, info, nn_scores, fallback),
     ]
     if thumbnails:
         _check_thumbnails(bundle, info, images)
@@ -208,7 +233,7 @@ def _verify_v2(bundle: Path, info: dict[str, Any], *, thumbnails: bool) -> list[
     ids, scores = read_neighbor_shards(bundle, info)
     for row in range(n):
         _check_ranked(bundle / neighbor_ids_shard(row // per), ids[row].tolist(), scores[row].tolist(), n, row)
-    _check_fallback(bundle, n)
+    fallback = _check_fallback(bundle, n)
     done = [
         f"index_info.json: format 2, {n} images x {dim} int8 in shards of {per}",
         f"checksums of {len(info['files'])} files",
@@ -216,6 +241,7 @@ def _verify_v2(bundle: Path, info: dict[str, Any], *, thumbnails: bool) -> list[
         "metadata columns: lengths, table indices, unique file names",
         "neighbours: in range, self excluded, descending",
         "fallback results: in range, descending",
+        _check_bands(bundle, info, scores, fallback),
     ]
     if thumbnails:
         _check_thumb_packs(bundle, n, per_pack)

@@ -1,8 +1,8 @@
 """The one bundle writer (contract: docs/FORMAT.md). Every engine that makes a bundle streams rows into it.
 
 Rows arrive one by one (record, unit vector, thumbnail); `finish` derives what needs all rows (neighbours, the
-fallback results, metadata) and writes index_info.json last, vouching for every file. The writer works in a folder
-the caller owns (a staging folder that is renamed into place, see `medmir.fsutil.staging_dir`).
+fallback results, metadata, the score bands) and writes index_info.json last, vouching for every file. The writer
+works in a folder the caller owns (a staging folder that is renamed into place, see `medmir.fsutil.staging_dir`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from medmir import __version__
 from medmir.bundle import columns
+from medmir.bundle.bands import score_bands
 from medmir.bundle.compact import Int8Rows
 from medmir.bundle.format import (
     DEFAULT_BUNDLE_FORMAT,
@@ -175,11 +176,13 @@ class BundleWriter:
                 "scores": np.round(scores.astype(np.float64), 6).tolist(),
             },
         )
-        atomic_write_json(self.folder / FALLBACK, fallback_results(self.pack, emb))
+        fallback = fallback_results(self.pack, emb)
+        atomic_write_json(self.folder / FALLBACK, fallback)
         del emb
         entries = [metadata_entry(i, r) for i, r in enumerate(self.records)]
         atomic_write_json(self.folder / METADATA, {"format": FORMAT_NAME, "count": n, "images": entries})
-        atomic_write_json(self.folder / INFO, self._info(int(ids.shape[1]), image_embeddings))
+        bands = score_bands(scores, fallback)
+        atomic_write_json(self.folder / INFO, self._info(int(ids.shape[1]), image_embeddings, bands))
 
     def _finish_v2(
         self, emb: np.ndarray, ids: np.ndarray, scores: np.ndarray, image_embeddings: dict[str, Any]
@@ -203,10 +206,11 @@ class BundleWriter:
                 atomic_write_bytes(folder / name, data)
                 written.append(name)
         written += self._pack_thumbnails()
-        atomic_write_json(folder / FALLBACK, fallback_results(self.pack, rows.scores))
+        fallback = fallback_results(self.pack, rows.scores)
+        atomic_write_json(folder / FALLBACK, fallback)
         atomic_write_json(folder / METADATA, columns.encode(self.records))
         written += [FALLBACK, METADATA]
-        info = self._info(int(ids.shape[1]), image_embeddings, files=written)
+        info = self._info(int(ids.shape[1]), image_embeddings, score_bands(scores, fallback), files=written)
         info.update(
             {
                 "dtype": "int8",
@@ -238,7 +242,9 @@ class BundleWriter:
         shutil.rmtree(folder / IMAGES)
         return [*names, THUMB_INDEX]
 
-    def _info(self, k: int, image_embeddings: dict[str, Any], files: list[str] | None = None) -> dict[str, Any]:
+    def _info(
+        self, k: int, image_embeddings: dict[str, Any], bands: dict[str, Any], files: list[str] | None = None
+    ) -> dict[str, Any]:
         pack, folder = self.pack, self.folder
         images = folder / IMAGES
         thumbs = sorted((p.name, sha256_file(p)) for p in images.iterdir()) if images.is_dir() else []
@@ -267,6 +273,8 @@ class BundleWriter:
             },
             "preprocess": pack.manifest["preprocess"],
             "neighbors": {"k": k, **self._neighbors},
+            # what a score means in this collection, per query kind (medmir.bundle.bands)
+            "score_bands": bands,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "medmir": __version__,
             "files": {

@@ -10,10 +10,17 @@ K = min(k, N) and H_m = 1 + 1/2 + ... + 1/m, the exact expectations are:
 - ap          = (H_N + (R-1) * (N - H_N) / (N-1)) / N
 - map@k       = R / (N * min(R, k)) * (H_K + (R-1) * (K - H_K) / (N-1))
 - mrr         = sum_{i=1..N-R+1} P(first relevant at i) / i,  P(first at i) = C(N-i, R-1) / C(N, R)
+- ndcg@k      = (R / N) * D(K) / D(min(R, k)),  D(j) = sum_{i=1..j} 1 / log2(i + 1)
+- r_precision = R / N
 
 All are 0 when R = 0. The AP forms follow from E[AP] = (1/R) sum_i P(rel at i) E[P(i) | rel at i] with
 P(rel at i) = R/N and E[P(i) | rel at i] = (1 + (i-1)(R-1)/(N-1)) / i (the other i-1 slots above hold each of the
 other R-1 relevant images with probability (i-1)/(N-1)); when N = 1 the (R-1)/(N-1) factor is taken as 0.
+
+nDCG@k and R-precision follow from linearity of expectation: every rank holds a relevant image with probability
+R/N, so E[DCG@k] = (R/N) D(K), while IDCG@k = D(min(R, k)) is fixed by R; the top R holds R * R/N relevant images
+on average, divided by R. Label-match precision@k of the CBIR protocol (image -> image, one label at a time) is
+precision@k with R = the eligible images carrying the label: `expected_precision_at_k`.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from medmir.errors import MedmirError
-from medmir.evaluate.metrics import KS, check_k, metric_names, metrics_from_ranked
+from medmir.evaluate.metrics import KS, check_k, dcg_discounts, metric_names, metrics_from_ranked
 
 
 def _log_survival(n: int, r: int) -> np.ndarray:
@@ -39,6 +46,18 @@ def _log_survival(n: int, r: int) -> np.ndarray:
     return out
 
 
+def expected_precision_at_k(n: np.ndarray | int, r: np.ndarray | int, k: int) -> np.ndarray:
+    """Exact E[precision@k] under a uniformly random ranking of n images of which r are relevant, elementwise:
+    r * min(k, n) / (n * k); 0 where n = 0. (r / n when k <= n: each of the top k is relevant with probability r/n.)"""
+    k = check_k(k)
+    n = np.asarray(n, dtype=np.float64)
+    r = np.asarray(r, dtype=np.float64)
+    n, r = np.broadcast_arrays(n, r)
+    out = np.zeros(n.shape, dtype=np.float64)
+    np.divide(r * np.minimum(k, n), n * k, out=out, where=n > 0)
+    return out
+
+
 def _expected_one(n: int, r: int, ks: Sequence[int], harmonic: np.ndarray) -> dict[str, float]:
     names = metric_names(ks, include_not_averaged=False)
     if r == 0:
@@ -51,16 +70,20 @@ def _expected_one(n: int, r: int, ks: Sequence[int], harmonic: np.ndarray) -> di
         kk = min(k, n)
         out[f"hit@{k}"] = float(-np.expm1(log_s[kk]))  # expm1: hit@1 = R/N stays exact for R << N
     for k in ks:
-        out[f"precision@{k}"] = r * min(k, n) / (n * k)
+        out[f"precision@{k}"] = float(expected_precision_at_k(n, r, k))
     for k in ks:
         out[f"recall@{k}"] = min(k, n) / n
     for k in ks:
         kk = min(k, n)
         out[f"map@{k}"] = r / (n * min(r, k)) * (harmonic[kk] + share * (kk - harmonic[kk]))
+    discount = np.concatenate(([0.0], np.cumsum(dcg_discounts(max(ks))))) if ks else np.zeros(1)
+    for k in ks:
+        out[f"ndcg@{k}"] = float(r / n * discount[min(k, n)] / discount[min(r, k)])
     out["ap"] = (harmonic[n] + share * (n - harmonic[n])) / n
     # P(first relevant at i) = S(i-1) - S(i) = S(i-1) * R / (N - i + 1), S = survival above.
     i = np.arange(1, n - r + 2, dtype=np.float64)
     out["mrr"] = float(np.sum(np.exp(log_s[: n - r + 1]) * r / ((n - i + 1) * i)))
+    out["r_precision"] = r / n
     return out
 
 

@@ -71,6 +71,33 @@ def _plot_confusion(metrics: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def _cbir_lines(c: dict[str, Any] | None) -> list[str]:
+    """The CBIR protocol (Denner et al.): macro P@k with chance and the published reference, then per label."""
+    if not c or not c.get("macro"):
+        return []
+    pub = c["published"]
+    lines = [
+        "",
+        f"### CBIR protocol ({c['protocol']})",
+        "",
+        f"{c['definition']}. {c['labels']} labels, {c['query_label_pairs']} (query, label) pairs.",
+        "",
+        f"| metric | macro over labels [95% CI] | chance | published {pub['model']} |",
+        "|---|---|---|---|",
+    ]
+    for n, f in c["macro"].items():
+        ref = pub["values"].get(n)
+        lines.append(f"| {n} | {_fmt(f)} | {f['chance']:.3f} | {'' if ref is None else f'{ref:.3f}'} |")
+    lines += ["", f"Published: {pub['source']} ({pub['collection']}). Caveat: {pub['caveat']}.", ""]
+    ks = list(c["macro"])
+    lines += ["| label | images | queries | " + " | ".join(f"{n} (chance)" for n in ks) + " |"]
+    lines += ["|---|---|---|" + "---|" * len(ks)]
+    for r in c["per_label"]:
+        cells = " | ".join(f"{r['metrics'][n]['value']:.3f} ({r['metrics'][n]['chance']:.3f})" for n in ks)
+        lines.append(f"| {r['label']} | {r['images']} | {r['queries']} | {cells} |")
+    return lines
+
+
 def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     _plot_hit_at_k(metrics, out / "hit_at_k.png")
@@ -91,7 +118,8 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
         f"Every figure: value [95% CI: {metrics['ci']}] and, beside it, chance = {metrics['chance']}.",
         "",
     ]
-    names = [n for n in metrics["tiers"]["strict"]["metrics"] if not n.startswith(("precision@1", "recall@1"))]
+    # precision@1 and recall@1 repeat hit@1 for one relevant image; their @10 versions stay
+    names = [n for n in metrics["tiers"]["strict"]["metrics"] if n not in ("precision@1", "recall@1")]
     for tier, t in metrics["tiers"].items():
         lines += [f"## Text -> image, {tier} tier", "", f"{t['definition']}. {t['queries']} queries.", ""]
         if t["excluded_queries"]:
@@ -124,6 +152,7 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
     ]
     for n, f in metrics["image_to_image"]["metrics"].items():
         lines.append(f"| {n} | {_fmt(f)} | {f['chance']:.3f} |")
+    lines += _cbir_lines(metrics["image_to_image"].get("cbir"))
     z = metrics["zero_shot_auc"]
     lines += [
         "",

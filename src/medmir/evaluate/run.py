@@ -18,7 +18,7 @@ from medmir.bundle.write import register_files
 from medmir.errors import MedmirError
 from medmir.evaluate.baselines import expected_random
 from medmir.evaluate.hardcases import confusion_matrix, hard_cases
-from medmir.evaluate.image2image import I2I_METRICS, image_to_image
+from medmir.evaluate.image2image import I2I_METRICS, cbir_figures, image_to_image
 from medmir.evaluate.metrics import KS, METRIC_DOCS, aggregate, check_inputs, per_query_metrics, rank_order
 from medmir.evaluate.stats import bootstrap_cis
 from medmir.evaluate.tiers import TIER_DOCS, TIERS, Query, build_tiers, queries_for, read_queries, semantic_groups
@@ -99,6 +99,8 @@ def _tier(
             "reciprocal_rank": round(float(pq["mrr"][i]), 6),
             "hits": {f"hit@{k}": int(pq[f"hit@{k}"][i]) for k in KS},
             "relevant_in_top": {str(k): round(float(pq[f"precision@{k}"][i] * k)) for k in KS},
+            "ndcg": {f"ndcg@{k}": round(float(pq[f"ndcg@{k}"][i]), 6) for k in KS},
+            "r_precision": round(float(pq["r_precision"][i]), 6),
         }
         for i, q in enumerate(qs)
     ]
@@ -189,6 +191,7 @@ def evaluate(
             }
             for m in I2I_METRICS
         },
+        "cbir": cbir_figures(i2i, n_boot=n_boot, seed=seed),
     }
 
     model = bundle.info["model"]

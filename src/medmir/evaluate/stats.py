@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -80,3 +80,59 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: f
     Same draws as `bootstrap_cis` for the same seed, so the two agree.
     """
     return bootstrap_cis({"values": values}, n_boot=n_boot, seed=seed, level=level)["values"]
+
+
+def _interval(draws: np.ndarray, values: np.ndarray, level: float) -> tuple[float, float]:
+    if np.all(values == values[0]):  # as bootstrap_cis: equal values give (value, value), no ulp drift
+        return float(values[0]), float(values[0])
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(draws, [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
+def stratified_macro_cis(
+    groups: Mapping[str, Mapping[str, np.ndarray]], n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, tuple[float, float]]]]:
+    """Percentile bootstrap intervals of a macro average (the unweighted mean over groups of each group's mean).
+
+    `groups` maps a group (a label) to its per-query values by metric name, every group with the same metric names.
+    Each resample draws every group's queries with replacement within the group (stratified: each group keeps its
+    size, as the macro average gives each group the same weight), so one draw yields every group's mean and their
+    macro average. Returns (macro interval by metric, {group: interval by metric}) from the same draws. Groups are
+    drawn in the order given, from one generator: deterministic for a given seed.
+    """
+    if not 0.0 < level < 1.0:
+        raise MedmirError(f"confidence level must be in (0, 1); got {level}")
+    if n_boot < 1:
+        raise MedmirError(f"n_boot must be at least 1; got {n_boot}")
+    if not groups:
+        return {}, {}
+    names = list(next(iter(groups.values())))
+    rng = np.random.default_rng(seed)
+    macro = {name: np.zeros(n_boot) for name in names}
+    per_group: dict[str, dict[str, tuple[float, float]]] = {}
+    for group, metrics in groups.items():
+        if list(metrics) != names:
+            raise MedmirError(f"group {group!r}: metrics {list(metrics)} differ from {names}")
+        arrays = {name: _check(v, f"{group} {name}") for name, v in metrics.items()}
+        sizes = {v.size for v in arrays.values()}
+        if len(sizes) != 1:
+            raise MedmirError(f"group {group!r}: per-query arrays differ in length: {sorted(sizes)}")
+        n = sizes.pop()
+        means = {name: np.empty(n_boot) for name in names}
+        step = max(1, _DRAW_ELEMENTS // n)
+        for start in range(0, n_boot, step):
+            idx = rng.integers(0, n, size=(min(step, n_boot - start), n))
+            for name, v in arrays.items():
+                means[name][start : start + idx.shape[0]] = v[idx].mean(axis=1)
+        per_group[group] = {}
+        for name, v in arrays.items():
+            if np.all(v == v[0]):
+                means[name][:] = v[0]
+            per_group[group][name] = _interval(means[name], v, level)
+            macro[name] += means[name]
+    out = {}
+    for name in names:
+        draws = macro[name] / len(groups)
+        out[name] = _interval(draws, draws, level)
+    return out, per_group

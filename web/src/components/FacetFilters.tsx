@@ -1,6 +1,7 @@
 // The facet filters of the search page (DICOM tag values: modality, body part, age band, ...): per facet a group of
-// checkboxes with each value's count in the collection. Shown only for a collection with facets, or while the URL
-// still chooses facet values (so a link from another bundle can be cleared). Names and values are plain text.
+// checkboxes with each value's count in the collection (and, once there are results, among them). Shown only for a
+// collection with facets, or while the URL still chooses facet values (so a link from another bundle can be
+// cleared). Names and values are plain text.
 import { facetTitle, type FacetSelection, type FacetSummary } from "../lib/facets";
 import { visibleText } from "../lib/display";
 
@@ -8,9 +9,22 @@ interface Props {
   facets: FacetSummary[];
   selected: FacetSelection;
   onChange: (name: string, values: string[]) => void;
+  /** a value's count among the results shown; unset: no results to count */
+  shown?: ((name: string, value: string) => number) | undefined;
 }
 
-export function FacetFilters({ facets, selected, onChange }: Props) {
+/** A value's counts: "(total)", or "(among the results / total)" once there are results. */
+export function Count({ total, shown }: { total: number; shown?: number | undefined }) {
+  const all = total.toLocaleString("en-US");
+  if (shown === undefined) return <span className="text-slate-500">({all})</span>;
+  return (
+    <span className="text-slate-500" title={`${shown} among the results shown, ${all} in the collection`} data-shown={shown} data-total={total}>
+      ({shown.toLocaleString("en-US")} / {all})
+    </span>
+  );
+}
+
+export function FacetFilters({ facets, selected, onChange, shown: shownCount }: Props) {
   // values the URL chooses that the collection lacks are listed too (count 0), so they can be unticked
   const shown = facets.map((f) => ({ name: f.name, values: [...f.values] }));
   for (const [name, chosen] of Object.entries(selected)) {
@@ -36,7 +50,7 @@ export function FacetFilters({ facets, selected, onChange }: Props) {
                     onChange={(e) => onChange(f.name, e.target.checked ? [...chosen, value] : chosen.filter((v) => v !== value))}
                   />
                   <span className="wrap-anywhere">{visibleText(value)}</span>
-                  <span className="text-slate-500">({count.toLocaleString("en-US")})</span>
+                  <Count total={count} shown={shownCount?.(f.name, value)} />
                 </label>
               ))}
             </div>

@@ -1,6 +1,7 @@
 // Reading the site's two contracts (docs/FORMAT.md): the model pack manifest and the bundle's index_info.
 
 import type { TokenizerSpec } from "../worker/tokenizer";
+import { parseScoreBands, type ScoreBands } from "./bands";
 import { fetchJson, sha256Hex, type FileSpec } from "./cache";
 
 export const BUNDLE_DIR = "data/";
@@ -22,6 +23,8 @@ export interface IndexInfo {
   model: { name: string; title: string; source: string; revision: string | null; manifest_sha256: string };
   files: Record<string, FileMeta>;
   image_embeddings?: { precision: string };
+  /** what a score means in this collection, per query kind (lib/bands.ts); absent in bundles written before it */
+  score_bands?: ScoreBands;
 }
 
 export interface TokenizerManifest extends TokenizerSpec {
@@ -63,6 +66,7 @@ export function parseIndexInfo(x: unknown): IndexInfo {
       `embeddings.bin: index_info.json lists ${emb.bytes} bytes, but ${o.count} x ${o.dim} float32 needs ${o.count! * o.dim! * 4}`,
     );
   }
+  parseScoreBands(o.score_bands);
   return o as IndexInfo;
 }
 

@@ -2,6 +2,7 @@
 // Pure functions over bytes and parsed JSON, so the unit tests run them on a bundle Python just wrote.
 
 import { facetsV2, type FacetTable } from "./facets";
+import { rowTableV2, type RowTable } from "./rowTable";
 
 export interface InfoV2 {
   count: number;
@@ -115,6 +116,11 @@ export class Columns {
 
   private look(table: Table, i: unknown): string {
     return i === -1 ? "" : this.tables[table][i as number]!;
+  }
+
+  /** The columns the search filters read, as typed arrays (lib/rowTable.ts). */
+  rowTable(): RowTable {
+    return rowTableV2(this.count, this.tables, this.cols, this.facets);
   }
 
   /** Row r's label indices (into labelNames). */

@@ -25,7 +25,8 @@ export interface Tier {
   queries: number;
   /** Query texts removed from this tier (labels without images); listed, never dropped silently. */
   excluded_queries: string[];
-  /** Keys like "hit@10", "precision@5", "recall@20", "map@10", "ap", "mrr". */
+  /** Keys like "hit@10", "precision@5", "recall@20", "map@10", "ap", "mrr"; newer files add "ndcg@K" and
+   * "r_precision". */
   metrics: Record<string, Figure>;
 }
 
@@ -80,13 +81,53 @@ export interface ImageToImageFigure {
   chance: number;
 }
 
+/** A published figure set, shown for scale beside the CBIR protocol (never computed by medmir). */
+export interface CbirPublished {
+  source: string;
+  model: string;
+  collection: string;
+  /** Keys like "precision@10". */
+  values: Record<string, number>;
+  /** false: a different collection; the page says so. */
+  comparable: boolean;
+  caveat: string;
+}
+
+/** One label of the CBIR protocol: its query images (those carrying it) and P@k over them. */
+export interface CbirLabel {
+  label: string;
+  /** Images of the bundle carrying the label. */
+  images: number;
+  /** Query images carrying the label (all of `images` unless the queries were sampled). */
+  queries: number;
+  /** Keys "precision@1", "precision@3", "precision@5", "precision@10". */
+  metrics: Record<string, ImageToImageFigure>;
+}
+
+/** The label-match CBIR protocol of Denner et al. (image -> image, macro over labels); absent in older files. */
+export interface Cbir {
+  protocol: string;
+  definition: string;
+  ks: number[];
+  /** Labels with at least one query image (the macro average's labels). */
+  labels: number;
+  labels_without_queries: string[];
+  query_label_pairs: number;
+  /** Macro average over labels; empty when no label has a query. */
+  macro: Record<string, ImageToImageFigure>;
+  per_label: CbirLabel[];
+  published: CbirPublished;
+}
+
 export interface ImageToImage {
   definition: string;
   queries: number;
   sampled: boolean;
   mean_candidates: number;
-  /** Keys "precision@1", "precision@5", "precision@10", "map@10". */
+  /** Keys "precision@1", "precision@5", "precision@10", "map@10"; newer files add "ndcg@10", "r_precision". */
   metrics: Record<string, ImageToImageFigure>;
+  /** Absent in files written before the CBIR protocol was added. */
+  cbir?: Cbir;
 }
 
 export interface ZeroShotLabel {
@@ -132,6 +173,10 @@ export interface PerQueryRecord {
   reciprocal_rank: number;
   hits: Record<string, number>;
   relevant_in_top: Record<string, number>;
+  /** "ndcg@K" for each K; absent in older files. */
+  ndcg?: Record<string, number>;
+  /** Absent in older files. */
+  r_precision?: number;
 }
 
 export interface Metrics {
@@ -320,6 +365,31 @@ function checkI2IFigure(r: Reader, v: unknown, path: string): ImageToImageFigure
   return o as unknown as ImageToImageFigure;
 }
 
+function checkCbir(r: Reader, v: unknown, path: string): Cbir {
+  const o = r.obj(v, path);
+  for (const k of ["protocol", "definition"]) r.str(r.get(o, k, path), join(path, k));
+  r.arr(r.get(o, "ks", path), join(path, "ks"), (x, p) => r.num(x, p));
+  r.num(r.get(o, "labels", path), join(path, "labels"));
+  r.strings(r.get(o, "labels_without_queries", path), join(path, "labels_without_queries"));
+  r.num(r.get(o, "query_label_pairs", path), join(path, "query_label_pairs"));
+  r.record(r.get(o, "macro", path), join(path, "macro"), (x, p) => checkI2IFigure(r, x, p));
+  const lp = join(path, "per_label");
+  r.arr(r.get(o, "per_label", path), lp, (x, p) => {
+    const e = r.obj(x, p);
+    r.str(r.get(e, "label", p), `${p}.label`);
+    r.num(r.get(e, "images", p), `${p}.images`);
+    r.num(r.get(e, "queries", p), `${p}.queries`);
+    r.record(r.get(e, "metrics", p), `${p}.metrics`, (y, q) => checkI2IFigure(r, y, q));
+    return e;
+  });
+  const pp = join(path, "published");
+  const pub = r.obj(r.get(o, "published", path), pp);
+  for (const k of ["source", "model", "collection", "caveat"]) r.str(r.get(pub, k, pp), join(pp, k));
+  r.record(r.get(pub, "values", pp), join(pp, "values"), (x, p) => r.num(x, p));
+  r.bool(r.get(pub, "comparable", pp), join(pp, "comparable"));
+  return o as unknown as Cbir;
+}
+
 function checkEvaluated(r: Reader, v: unknown, path: string): void {
   const o = r.obj(v, path);
   for (const k of ["what", "text_model", "padding", "created", "medmir"]) r.str(r.get(o, k, path), join(path, k));
@@ -389,6 +459,7 @@ export function parseMetrics(json: unknown): Metrics {
   r.bool(r.get(i2i, "sampled", "image_to_image"), "image_to_image.sampled");
   r.num(r.get(i2i, "mean_candidates", "image_to_image"), "image_to_image.mean_candidates");
   r.record(r.get(i2i, "metrics", "image_to_image"), "image_to_image.metrics", (x, p) => checkI2IFigure(r, x, p));
+  if (i2i["cbir"] !== undefined) checkCbir(r, i2i["cbir"], "image_to_image.cbir");
 
   const zs = r.obj(r.get(o, "zero_shot_auc", ""), "zero_shot_auc");
   r.str(r.get(zs, "method", "zero_shot_auc"), "zero_shot_auc.method");
@@ -425,6 +496,8 @@ export function parseMetrics(json: unknown): Metrics {
     }
     r.record(r.get(e, "hits", p), `${p}.hits`, (h, hp) => r.num(h, hp));
     r.record(r.get(e, "relevant_in_top", p), `${p}.relevant_in_top`, (h, hp) => r.num(h, hp));
+    if (e["ndcg"] !== undefined) r.record(e["ndcg"], `${p}.ndcg`, (h, hp) => r.num(h, hp));
+    if (e["r_precision"] !== undefined) r.num(e["r_precision"], `${p}.r_precision`);
     return e;
   });
 

@@ -1,6 +1,6 @@
 // The page's side of the worker protocol: one promise per request, contracts, progress and readiness as callbacks.
 // The worker holds the collection (embeddings, metadata, neighbours, thumbnails); the page asks it for what it shows.
-import type { BenchResult, Filters, ProgressInfo, ReadyInfo, Reply } from "../worker/messages";
+import type { BenchResult, Filters, ProgressInfo, QuerySpec, ReadyInfo, Reply } from "../worker/messages";
 import type { IndexInfo, Manifest } from "./bundle";
 import { dataUrl } from "./display";
 import { takeWorker } from "./workerBoot";
@@ -124,9 +124,15 @@ export class SearchClient {
     return this.ask(this.pending, { type: "searchRow", row, k, filters });
   }
 
-  /** The bundle's precomputed neighbours of a row (Find Similar). */
-  similar(row: number): Promise<SearchResult> {
-    return this.ask(this.pending, { type: "similar", row });
+  /** A composed or refined query (words with exclusions, an image plus words, marked results), always live. */
+  compose(spec: QuerySpec, k: number, filters?: Filters): Promise<SearchResult> {
+    return this.ask(this.pending, { type: "compose", spec, k, filters });
+  }
+
+  /** Find Similar: the bundle's precomputed neighbours of a row, or (a filter set, or the patient rule leaving one
+   * of them out) the k best other rows ranked live with the filters. */
+  similar(row: number, k?: number, filters?: Filters): Promise<SearchResult> {
+    return this.ask(this.pending, { type: "similar", row, k, filters });
   }
 
   /** A thumbnail's URL: its file in a version 1 bundle (`path`), else an object URL of the bytes the worker reads

@@ -10,6 +10,12 @@
 //   per-label cells   data-testid="per-label"     data-label data-metric (images|queries|hit@10|ap|chance_ap) data-value
 //   AUC cells         data-testid="auc"           data-label data-value ("null" when undefined)
 //   mean AUC / chance data-testid="auc-mean" / "auc-chance" with data-value
+//   CBIR (Denner et al., only when metrics.json has image_to_image.cbir):
+//     macro cells     data-testid="cbir" / "cbir-ci" / "cbir-chance" data-metric, data-value (ci: data-low / data-high)
+//     published       data-testid="cbir-published" data-metric data-value ("" when the paper has no such figure)
+//     per label       data-testid="cbir-label" data-label data-metric data-value data-chance data-low data-high
+//     caveat          data-testid="cbir-caveat"
+//   same-patient note data-testid="i2i-same-patient"
 
 import { useId, useState, type ReactNode } from "react";
 import {
@@ -24,7 +30,14 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
-import { TIER_NAMES, type Figure, type ImageToImageFigure, type Metrics, type TierName } from "../lib/metricsTypes";
+import {
+  TIER_NAMES,
+  type Cbir,
+  type Figure,
+  type ImageToImageFigure,
+  type Metrics,
+  type TierName,
+} from "../lib/metricsTypes";
 import { TableHead } from "../components/TableHead";
 import { visibleText } from "../lib/display";
 
@@ -34,7 +47,7 @@ const TIER_TITLES: Record<TierName, string> = {
   semantic: "Semantic",
 };
 
-const METRIC_RE = /^(hit|precision|recall|map)@(\d+)$/;
+const METRIC_RE = /^(hit|precision|recall|map|ndcg)@(\d+)$/;
 
 /** Display name of a metric key ("hit@10" -> "Hit@10"). Hit@K is never called recall. */
 function metricName(key: string): string {
@@ -50,10 +63,13 @@ function metricName(key: string): string {
         return `Recall@${k}`;
       case "map":
         return `mAP@${k}`;
+      case "ndcg":
+        return `nDCG@${k}`;
     }
   }
   if (key === "ap") return "mean AP";
   if (key === "mrr") return "MRR";
+  if (key === "r_precision") return "R-precision";
   return key;
 }
 
@@ -71,10 +87,13 @@ function metricGloss(key: string): string {
         return `share of all relevant images found in the top ${k}`;
       case "map":
         return `average precision cut at rank ${k}`;
+      case "ndcg":
+        return `gain of the top ${k}, relevant images near the top counting more (1 = perfect)`;
     }
   }
   if (key === "ap") return "average precision over the full ranking";
   if (key === "mrr") return "1 / rank of the first relevant image";
+  if (key === "r_precision") return "share of the top R that is relevant (R = the query's relevant images)";
   return "";
 }
 
@@ -314,11 +333,143 @@ function PerLabelSection(props: { metrics: Metrics }) {
   );
 }
 
+function CbirSection(props: { cbir: Cbir }) {
+  const c = props.cbir;
+  const pub = c.published;
+  const macro = Object.entries(c.macro);
+  const names = macro.map(([key]) => key);
+  return (
+    <section aria-labelledby="cbir-heading" className="space-y-3" data-testid="cbir-section">
+      <h3 id="cbir-heading" className="text-lg font-semibold text-slate-900">
+        CBIR protocol ({c.protocol}): label-match precision@k
+      </h3>
+      <p className="text-sm text-slate-700">{c.definition}</p>
+      <p className="text-sm text-slate-800">
+        Labels averaged: <span className="font-semibold tabular-nums">{c.labels}</span> · (query image, label) pairs:{" "}
+        <span className="tabular-nums">{c.query_label_pairs}</span>
+        {c.labels_without_queries.length > 0 && (
+          <span className="wrap-anywhere">
+            {" "}
+            · labels without a query image (left out of the average):{" "}
+            {visibleText(c.labels_without_queries.join(", "))}
+          </span>
+        )}
+      </p>
+      {macro.length === 0 ? (
+        <p className="text-sm text-slate-800">No label has a query image: nothing to average.</p>
+      ) : (
+        <>
+          <div className="overflow-x-auto">
+            <table className={tableClass}>
+              <caption className="sr-only">
+                CBIR protocol: precision at k macro-averaged over labels, with 95% confidence interval, chance, and
+                the published figure for reference
+              </caption>
+              <TableHead columns={["Metric", "Macro over labels", "95% CI", "Chance", `Published ${pub.model}`]} />
+              <tbody>
+                {macro.map(([key, f]) => {
+                  const published = pub.values[key];
+                  const k = /@(\d+)$/.exec(key)?.[1] ?? "k";
+                  return (
+                    <tr key={key}>
+                      <th scope="row" className={`${td} text-left font-normal`}>
+                        <span className="font-semibold">{metricName(key)}</span>
+                        <span className="block text-xs text-slate-600">share of the top {k} carrying the query's label</span>
+                      </th>
+                      <td className={`${td} font-semibold`} data-testid="cbir" data-metric={key} data-value={String(f.value)}>
+                        {fmt(f.value)}
+                      </td>
+                      <td
+                        className={td}
+                        data-testid="cbir-ci"
+                        data-metric={key}
+                        data-low={String(f.ci95[0])}
+                        data-high={String(f.ci95[1])}
+                      >
+                        {fmtRange(f.ci95)}
+                      </td>
+                      <td className={td} data-testid="cbir-chance" data-metric={key} data-value={String(f.chance)}>
+                        {fmt(f.chance)}
+                      </td>
+                      <td
+                        className={`${td} text-slate-700`}
+                        data-testid="cbir-published"
+                        data-metric={key}
+                        data-value={published === undefined ? "" : String(published)}
+                      >
+                        {published === undefined ? "—" : fmt(published)}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+          <p
+            className="rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950"
+            data-testid="cbir-caveat"
+          >
+            {!pub.comparable && <strong>Not directly comparable. </strong>}
+            Published column: {pub.model} as reported by {pub.source}, on {pub.collection}. Caveat: {pub.caveat}. Judge
+            this bundle's figures against their chance column.
+          </p>
+          <div className="overflow-x-auto">
+            <table className={tableClass}>
+              <caption className="sr-only">
+                CBIR protocol per label: precision at k over the label's query images, with chance and 95% interval
+              </caption>
+              <TableHead columns={["Label", "Images", "Queries", ...names.map(metricName)]} />
+              <tbody>
+                {c.per_label.map((row, i) => (
+                  <tr key={`${row.label}-${i}`}>
+                    <th scope="row" className={`${td} text-left font-semibold wrap-anywhere`}>
+                      {visibleText(row.label)}
+                    </th>
+                    <td className={td}>{row.images}</td>
+                    <td className={td}>{row.queries}</td>
+                    {names.map((key) => {
+                      const f = row.metrics[key];
+                      if (!f) return <td key={key} className={td}>—</td>;
+                      return (
+                        <td
+                          key={key}
+                          className={td}
+                          data-testid="cbir-label"
+                          data-label={row.label}
+                          data-metric={key}
+                          data-value={String(f.value)}
+                          data-chance={String(f.chance)}
+                          data-low={String(f.ci95[0])}
+                          data-high={String(f.ci95[1])}
+                        >
+                          <span className="font-semibold">{fmt(f.value)}</span>
+                          <span className="block text-xs text-slate-600">
+                            chance {fmt(f.chance)} · CI {fmtRange(f.ci95)}
+                          </span>
+                        </td>
+                      );
+                    })}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
 function ImageToImageSection(props: { metrics: Metrics }) {
   const i2i = props.metrics.image_to_image;
   return (
     <Section id="i2i-heading" title="Image → image">
       <p className="text-sm text-slate-700">{i2i.definition}</p>
+      <p className="text-sm font-semibold text-slate-900" data-testid="i2i-same-patient">
+        Images of the query's own patient are excluded: they are never candidates (nor is the query itself) in any
+        image → image figure on this page, because another image of the same patient is a near-duplicate, not a
+        retrieval.
+      </p>
       <p className="text-sm text-slate-800">
         Query images: <span className="font-semibold tabular-nums">{i2i.queries}</span>
         {i2i.sampled ? " (a seeded sample of the bundle)" : " (every image of the bundle)"} · mean candidates per
@@ -341,6 +492,7 @@ function ImageToImageSection(props: { metrics: Metrics }) {
           </tbody>
         </table>
       </div>
+      {i2i.cbir && <CbirSection cbir={i2i.cbir} />}
     </Section>
   );
 }

@@ -1,101 +1,75 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { FacetFilters } from "../components/FacetFilters";
-import { ResultList } from "../components/ResultList";
+// The search page: a text, an image (or DICOM) or a collection row as the query, the filters, the results. Its state
+// is the URL (search/params.ts), so a link reproduces the search; the parts are in search/.
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { RefineContext, type RefineState } from "../components/ResultActions";
 import { visibleText } from "../lib/display";
 import { namedDicom } from "../lib/dicom/detect";
-import { facetsFrom, hasFacetFilters, setFacetParam } from "../lib/facets";
+import type { ScoreBands } from "../lib/bands";
+import type { SearchClient } from "../lib/searchClient";
 import { decodeUpload, previewUrl } from "../lib/upload";
-import { Cancelled, type SearchClient, type SearchResult } from "../lib/searchClient";
-import type { Filters, ReadyInfo } from "../worker/messages";
-
-const PAGE = 10;
-// "Searching…" shows only for a search slower than this, in a line that is always there: drawing it, and the
-// result cards it pushed down, made the browser repaint the page while the model ran, CPU a 2-core device lacks
-// (a trace of a live query: main thread and raster busy for a large share of the model's run).
-const BUSY_AFTER_MS = 150;
-const PATH_TEXT: Record<SearchResult["path"], string> = {
-  exact: "precomputed result (exact match)",
-  fuzzy: "precomputed result (close match)",
-  live: "live inference on this device",
-  image: "image search on this device",
-  row: "similar to a collection image",
-  neighbors: "precomputed neighbours of a collection image",
-};
+import type { ReadyInfo } from "../worker/messages";
+import { FilterPanel } from "./search/FilterPanel";
+import { filtersFrom, groupedFrom, rowQueryFilters, samePatientFrom, searchKey, setGroupParam, setQueryParam, setSameParam } from "./search/params";
+import { ResultOptions } from "./search/ResultOptions";
+import { resultCounts } from "../lib/resultCounts";
+import { clearMarks, composedPlan, isImageQuery, marksFrom, setAddWords, setImageBase, toggleMark } from "./search/refineParams";
+import { PAGE, ResultsSection } from "./search/ResultsSection";
+import { EvidencePanel, ExportButtons, RefineBar } from "./search/ResultTools";
+import { SearchForm } from "./search/SearchForm";
+import { useSearchRun } from "./search/useSearchRun";
 
 interface Props {
   client: SearchClient;
   ready: ReadyInfo | null;
   params: URLSearchParams;
   navigate: (p: URLSearchParams) => void;
+  /** the bundle's score bands (index_info.json), for each result's band and "no confident match" */
+  scoreBands?: ScoreBands | undefined;
 }
 
-type LabelMode = "any" | "include" | "exclude";
-
-function filtersFrom(params: URLSearchParams): Filters {
-  const list = (k: string) => (params.get(k) ?? "").split("|").filter(Boolean);
-  const min = Number(params.get("min") ?? "");
-  const minScore = Number.isFinite(min) && params.has("min") ? min : -1;
-  return { include: list("inc"), exclude: list("exc"), minScore, facets: facetsFrom(params) };
-}
-
-export function SearchPage({ client, ready, params, navigate }: Props) {
+export function SearchPage({ client, ready, params, navigate, scoreBands }: Props) {
   const q = params.get("q") ?? "";
   const similar = params.get("similar");
   const like = params.get("like");
   const pages = Math.max(1, Number(params.get("pages") ?? "1") || 1);
   const filters = filtersFrom(params);
   const [text, setText] = useState(q);
-  const [result, setResult] = useState<SearchResult | null>(null);
-  // which request the shown results answer: until a new search returns, the old results stay on screen
-  const [resultKey, setResultKey] = useState("");
-  // `key` names the request that failed (as data-key on results) and `seq` counts errors, so a test (or a reader)
-  // can tell this upload's error from the previous one's when both say the same thing
-  const [error, setError] = useState<{ text: string; key: string; seq: number } | null>(null);
-  const errorSeq = useRef(0);
-  const [busy, setBusy] = useState(false);
   const [upload, setUpload] = useState<{ url: string; name: string } | null>(null);
-  const fileInput = useRef<HTMLInputElement>(null);
-  const labels = ready?.labels ?? [];
+  const { result, resultKey, error, busy, run, fail, clear, clearError } = useSearchRun();
   const filterKey = params.toString();
+  const marks = marksFrom(params);
+  // the URL an upload's search moved to (img=1): its results are already shown, so that URL is not searched again
+  const skipSearch = useRef<string | null>(null);
 
   useEffect(() => setText(q), [q]);
-
-  const fail = useCallback((key: string, e: unknown) => {
-    errorSeq.current += 1;
-    setError({ text: e instanceof Error ? e.message : String(e), key, seq: errorSeq.current });
-  }, []);
-
-  const run = useCallback(
-    async (key: string, job: () => Promise<SearchResult>) => {
-      const shown = setTimeout(() => setBusy(true), BUSY_AFTER_MS);
-      setError(null);
-      try {
-        const r = await job();
-        setResult(r);
-        setResultKey(key);
-      } catch (e) {
-        if (!(e instanceof Cancelled)) fail(key, e);
-      } finally {
-        clearTimeout(shown);
-        setBusy(false);
-      }
-    },
-    [fail],
-  );
+  // a row query's key says when it keeps the query image's patient's other images (same=1)
+  const sameTag = samePatientFrom(params) ? "&same=1" : "";
 
   // URL state drives the search, so every result page can be shared or bookmarked
   useEffect(() => {
     const k = pages * PAGE;
-    if (similar !== null) {
-      void run(`similar:${similar}`, () => client.similar(Number(similar)));
+    const skip = skipSearch.current === filterKey;
+    skipSearch.current = null;
+    if (skip) return;
+    // words with exclusions, an image plus words, marked results: composed in the worker, always live
+    const plan = composedPlan(params);
+    if (plan?.error !== undefined) {
+      fail(plan.key, new Error(plan.error));
+    } else if (plan) {
+      const b = plan.spec.base;
+      void run(plan.key, () => client.compose(plan.spec, k, b.kind === "row" ? rowQueryFilters(params, b.row) : filters));
+    } else if (similar !== null) {
+      // the query image's patient's other images left out unless same=1 (the precomputed neighbours answer when
+      // that leaves out none of them and no filter is set)
+      void run(`similar:${similar}${sameTag}`, () => client.similar(Number(similar), k, rowQueryFilters(params, Number(similar))));
     } else if (like !== null) {
-      void run(`like:${like}`, () => client.searchVector(Number(like), k, filters));
+      void run(`like:${like}${sameTag}`, () => client.searchVector(Number(like), k, rowQueryFilters(params, Number(like))));
     } else if (q.trim()) {
       void run(`q:${q}`, () => client.search(q, k, filters));
     } else {
-      setResult(null);
+      clear();
     }
-  }, [filterKey]); // the URL (query, filters, pages) is the whole input of a search
+  }, [searchKey(params)]); // the URL (query, filters, pages; not the display-only grouping) is a search's whole input
 
   function go(update: (p: URLSearchParams) => void) {
     const p = new URLSearchParams(params);
@@ -105,27 +79,37 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
 
   function submit(e: FormEvent) {
     e.preventDefault();
-    go((p) => {
-      p.delete("similar");
-      p.delete("like");
-      p.delete("pages");
-      if (text.trim()) p.set("q", text.trim());
-      else p.delete("q");
-    });
+    go((p) => setQueryParam(p, text));
   }
 
   async function searchFile(file: File) {
-    setError(null);
+    clearError();
     const key = `image:${file.name}`;
     try {
       const img = await decodeUpload(file);
       if (upload) URL.revokeObjectURL(upload.url);
       setUpload({ url: await previewUrl(file, img), name: file.name });
-      await run(key, () => client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters));
+      await run(key, async () => {
+        const r = await client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters);
+        // the URL now says "the uploaded image" (img=1): marks and added words start from it
+        const p = new URLSearchParams(params);
+        setImageBase(p);
+        if (p.toString() !== filterKey) {
+          skipSearch.current = p.toString();
+          navigate(p);
+        }
+        return r;
+      });
     } catch (e) {
       fail(key, e);
     }
   }
+
+  const refine = useMemo<RefineState>(
+    () => ({ ...marks, toggle: (id, mark) => go((p) => toggleMark(p, id, mark)) }),
+    [filterKey], // the marks and go() follow the URL
+  );
+  const imageResult = /^(image|like:|similar:)/.test(resultKey);
 
   useEffect(() => {
     const onPaste = (ev: ClipboardEvent) => {
@@ -135,23 +119,6 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
     window.addEventListener("paste", onPaste);
     return () => window.removeEventListener("paste", onPaste);
   });
-
-  const setLabel = (label: string, mode: LabelMode) =>
-    go((p) => {
-      const f = filtersFrom(p);
-      const inc = f.include.filter((l) => l !== label);
-      const exc = f.exclude.filter((l) => l !== label);
-      if (mode === "include") inc.push(label);
-      if (mode === "exclude") exc.push(label);
-      if (inc.length) p.set("inc", inc.join("|"));
-      else p.delete("inc");
-      if (exc.length) p.set("exc", exc.join("|"));
-      else p.delete("exc");
-      p.delete("pages");
-    });
-
-  const hits = result?.hits ?? [];
-  const activeFilters = filters.include.length + filters.exclude.length > 0 || filters.minScore > -1 || hasFacetFilters(filters.facets);
 
   return (
     <div
@@ -165,105 +132,21 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
         if (f) void searchFile(f);
       }}
     >
-      <form onSubmit={submit} role="search" className="flex flex-wrap gap-2">
-        <label htmlFor="query" className="sr-only">
-          Describe the findings to search for
-        </label>
-        <input
-          id="query"
-          name="q"
-          list="suggestions"
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          placeholder="e.g. bilateral pleural effusion with cardiomegaly"
-          className="min-w-72 flex-1 rounded border border-slate-300 px-3 py-2"
-          autoComplete="off"
-        />
-        <datalist id="suggestions">
-          {(ready?.fallbackQueries ?? []).map((s) => (
-            <option key={s} value={s} />
-          ))}
-        </datalist>
-        <button type="submit" className="rounded bg-sky-700 px-4 py-2 text-white hover:bg-sky-800 focus:outline-2">
-          Search
-        </button>
-        <button
-          type="button"
-          onClick={() => {
-            client.prepareVision(); // loads and warms the vision model while the user picks a file
-            fileInput.current?.click();
-          }}
-          className="rounded border border-slate-300 bg-white px-4 py-2 hover:bg-slate-100"
-        >
-          Search with an image…
-        </button>
-        <input
-          ref={fileInput}
-          type="file"
-          accept="image/*,.dcm,application/dicom"
-          aria-label="Upload an image to search with"
-          data-testid="upload"
-          className="sr-only"
-          onChange={(e) => {
-            const f = e.target.files?.[0];
-            if (f) void searchFile(f);
-            e.target.value = "";
-          }}
-        />
-      </form>
-      <p className="mt-1 text-xs text-slate-600">
-        Or drop / paste an image (or a DICOM file) anywhere on this page. Images are processed in this browser and
-        never uploaded.
-      </p>
-
-      <details className="mt-3 rounded border border-slate-200 bg-white p-3 text-sm" open={activeFilters}>
-        <summary className="cursor-pointer font-medium">Filters{activeFilters ? " (active)" : ""}</summary>
-        <div className="mt-2 grid grid-cols-2 gap-2 sm:grid-cols-3 lg:grid-cols-5">
-          {labels.map((l) => {
-            const mode: LabelMode = filters.include.includes(l) ? "include" : filters.exclude.includes(l) ? "exclude" : "any";
-            return (
-              <label key={l} className="flex min-w-0 flex-col text-xs">
-                <span className="wrap-anywhere">{visibleText(l)}</span>
-                <select value={mode} onChange={(e) => setLabel(l, e.target.value as LabelMode)} className="rounded border border-slate-300 p-1">
-                  <option value="any">any</option>
-                  <option value="include">must have</option>
-                  <option value="exclude">must not have</option>
-                </select>
-              </label>
-            );
-          })}
-        </div>
-        <FacetFilters
-          facets={ready?.facets ?? []}
-          selected={filters.facets ?? {}}
-          onChange={(name, values) => go((p) => setFacetParam(p, name, values, true))}
-        />
-        <label className="mt-3 flex items-center gap-2 text-xs">
-          Minimum similarity
-          <input
-            type="number"
-            step="0.01"
-            min="-1"
-            max="1"
-            value={filters.minScore > -1 ? filters.minScore : ""}
-            placeholder="none"
-            onChange={(e) =>
-              go((p) => {
-                if (e.target.value === "") p.delete("min");
-                else p.set("min", e.target.value);
-                p.delete("pages");
-              })
-            }
-            className="w-24 rounded border border-slate-300 p-1"
-          />
-        </label>
-      </details>
+      <SearchForm
+        client={client}
+        text={text}
+        setText={setText}
+        suggestions={ready?.fallbackQueries ?? []}
+        onSubmit={submit}
+        onFile={(f) => void searchFile(f)}
+      />
+      <FilterPanel ready={ready} filters={filters} go={go} shown={result ? resultCounts(result.rows) : null} />
 
       {upload && (
         <figure className="mt-4 flex items-center gap-3 text-sm">
           <img src={upload.url} alt={`your image ${visibleText(upload.name)}`} className="h-20 w-20 shrink-0 rounded object-cover" />
           <figcaption className="min-w-0 wrap-anywhere">
-            Searching with your image <span className="font-mono">{visibleText(upload.name)}</span> (stays on this device)
+            Searching with your image <span className="font-mono">{visibleText(upload.name)}</span> (stays on this device, so a link to this page does not include it)
           </figcaption>
         </figure>
       )}
@@ -285,54 +168,40 @@ export function SearchPage({ client, ready, params, navigate }: Props) {
       )}
 
       {result && (
-        <section aria-label="Results" className="mt-4">
-          <p
-            className="mb-2 text-sm text-slate-700"
-            data-testid="result-path"
-            data-path={result.path}
-            data-key={resultKey}
-            data-embed-ms={result.timing.embedMs}
-            data-wait-ms={result.timing.waitMs}
-            data-load-ms={result.timing.loadMs}
-            data-preprocess-ms={result.timing.preprocessMs}
-            data-total-ms={result.timing.totalMs}
-            data-tokens={result.tokens}
-            data-rank-ms={result.timing.rankMs}
-            data-kernel={ready?.kernel}
-            data-threads={ready?.threads}
-            data-thread-reason={ready?.threadReason}
-            data-startup={ready ? JSON.stringify(ready.startup) : undefined}
-            data-warm={result.warm}
-          >
-            {PATH_TEXT[result.path]}
-            {result.matched ? ` for “${visibleText(result.matched)}”` : ""} · {result.timing.totalMs.toFixed(1)} ms
-            {result.timing.embedMs !== undefined ? ` (embedding ${result.timing.embedMs.toFixed(1)} ms, ranking ${result.timing.rankMs.toFixed(1)} ms)` : ""}
-            {result.tokens ? ` · ${result.tokens} tokens` : ""}
-          </p>
-          {result.coverage && (
-            <p data-testid="partial" data-searched={result.coverage.searched} data-of={result.coverage.of} className="mb-2 text-sm text-amber-800">
-              Partial: these results cover the first {result.coverage.searched.toLocaleString("en-US")} of{" "}
-              {result.coverage.of.toLocaleString("en-US")} images; the rest are still loading. Search again when they are in.
-            </p>
-          )}
-          {result.query && <output hidden data-testid="query-embedding" data-values={JSON.stringify(result.query)} />}
-          {hits.length === 0 ? (
-            <p data-testid="no-match" className="rounded border border-amber-300 bg-amber-50 p-3 text-sm">
-              No confident match: no image passes the filters and the minimum similarity.
-            </p>
-          ) : (
-            <ResultList hits={hits} rows={result.rows} client={client} />
-          )}
-          {hits.length >= pages * PAGE && similar === null && result.path !== "image" && (
-            <button
-              type="button"
-              className="mt-4 rounded border border-slate-300 bg-white px-4 py-2 text-sm hover:bg-slate-100"
-              onClick={() => go((p) => p.set("pages", String(pages + 1)))}
-            >
-              Show {PAGE} more
-            </button>
-          )}
-        </section>
+        <RefineContext.Provider value={refine}>
+          <ResultOptions
+            rows={result.rows}
+            grouped={groupedFrom(params)}
+            onGrouped={(on) => go((p) => setGroupParam(p, on))}
+            samePatient={similar !== null || like !== null ? samePatientFrom(params) : null}
+            onSamePatient={(on) => go((p) => setSameParam(p, on))}
+          />
+          <ResultsSection
+            scoreBands={scoreBands}
+            grouped={groupedFrom(params)}
+            client={client}
+            ready={ready}
+            result={result}
+            resultKey={resultKey}
+            more={result.hits.length >= pages * PAGE && result.path !== "neighbors" && result.path !== "image"}
+            onMore={() => go((p) => p.set("pages", String(pages + 1)))}
+            tools={
+              <div className="mb-3 space-y-3">
+                <ExportButtons result={result} query={resultKey} />
+                {imageResult && <EvidencePanel result={result} />}
+                <RefineBar
+                  pos={marks.pos}
+                  neg={marks.neg}
+                  names={new Map((result.marked ?? []).map((m) => [m.id, m.filename]))}
+                  onUnmark={(id, mark) => go((p) => toggleMark(p, id, mark))}
+                  onClear={() => go(clearMarks)}
+                  addWords={isImageQuery(params) ? (params.get("add") ?? "") : null}
+                  onAddWords={(w) => go((p) => setAddWords(p, w))}
+                />
+              </div>
+            }
+          />
+        </RefineContext.Provider>
       )}
     </div>
   );

@@ -8,6 +8,7 @@ import { Columns, embeddingShard, neighborIdsShard, neighborScoresShard, parseIn
 import { fetchVerified } from "../lib/cache";
 import { RangeReader } from "../lib/ranges";
 import { summarize, type FacetSummary } from "../lib/facets";
+import { collectionCounts, facetValues, type CollectionCounts, type RowTable } from "../lib/rowTable";
 import { checkRow, fetchAll, parseJson, rowFilter, type Collection, type ProgressFor } from "./collection";
 import { Int8Ranker } from "./int8Ranking";
 import type { Filters, RowInfo } from "./messages";
@@ -24,6 +25,7 @@ export class CollectionV2 implements Collection {
   private ranges = new RangeReader();
   private waiters: { row: number; resolve: () => void }[] = [];
   private byName: Map<string, number> | null = null;
+  private table: RowTable;
 
   private constructor(
     private base: string,
@@ -32,7 +34,9 @@ export class CollectionV2 implements Collection {
     private cols: Columns,
     private thumbIndex: Uint32Array,
     readonly fallback: FallbackEntry[],
-  ) {}
+  ) {
+    this.table = cols.rowTable();
+  }
 
   /** the bundle files open() downloads: everything the first search needs */
   static readonly FIRST_FILES = ["metadata.json", "fallback_results.json", "scales.f32", "thumbs.idx", embeddingShard(0)] as const;
@@ -95,8 +99,17 @@ export class CollectionV2 implements Collection {
     return summarize(this.cols.facets);
   }
 
+  counts(): CollectionCounts {
+    return collectionCounts(this.table);
+  }
+
+  samePatient(a: number, b: number): boolean {
+    const p = this.table.patient[a]!;
+    return p >= 0 && this.table.patient[b] === p;
+  }
+
   rank(q: Float32Array, k: number, f?: Filters): Hit[] {
-    const accept = rowFilter(this.cols.labelNames, (r) => this.cols.labelIds(r), this.cols.facets, f);
+    const accept = rowFilter(this.table, f);
     return this.ranker.rank(q, k, accept, f?.minScore ?? -Infinity);
   }
 
@@ -124,7 +137,7 @@ export class CollectionV2 implements Collection {
   }
 
   rows(ids: readonly number[]): RowInfo[] {
-    return ids.map((i) => ({ ...this.cols.row(i), thumbnail: null }));
+    return ids.map((i) => ({ ...this.cols.row(i), thumbnail: null, facets: facetValues(this.table, i) }));
   }
 
   thumbnails(ids: readonly number[]): Promise<(Uint8Array | null)[]> {

@@ -1,6 +1,7 @@
 // The worker protocol. Every request carries an id; replies name it. A newer search supersedes older ones.
 import type { IndexInfo, Manifest } from "../lib/bundle";
 import type { FacetSelection, FacetSummary } from "../lib/facets";
+import type { CollectionCounts } from "../lib/rowTable";
 import type { ThreadReason } from "./threads";
 
 export interface ProgressInfo {
@@ -18,6 +19,8 @@ export interface ReadyInfo {
   labels: string[];
   /** the collection's facets (DICOM tag values) with their values' counts; empty for bundles without facets */
   facets: FacetSummary[];
+  /** labels, sex, view, ages and patients over the collection (the filters show these counts) */
+  counts?: CollectionCounts;
   /** the ranking kernel, e.g. "wasm-simd-int8" */
   kernel: string;
   formatVersion: 1 | 2;
@@ -42,7 +45,19 @@ export interface WarmInfo {
   ms: number;
 }
 
-export type SearchPath = "exact" | "fuzzy" | "live" | "image" | "row" | "neighbors";
+/** composed: words with exclusions or an image plus words; refined: re-ranked by the marked results (Rocchio) */
+export type SearchPath = "exact" | "fuzzy" | "live" | "image" | "row" | "neighbors" | "composed" | "refined";
+
+/** A query made of parts (worker/compose.ts), always answered live: a base (words, a collection row, or the image
+ * last uploaded to this page, whose embedding the worker keeps), the excluded words (a words base), the words added
+ * (an image or row base; "" for none), and the rows marked relevant (pos) and not relevant (neg). */
+export interface QuerySpec {
+  base: { kind: "text"; text: string } | { kind: "row"; row: number } | { kind: "image" };
+  minus: string[];
+  plus: string;
+  pos: number[];
+  neg: number[];
+}
 
 /** What the page shows of a result row (plain text, never markup). */
 export interface RowInfo {
@@ -56,6 +71,8 @@ export interface RowInfo {
   age?: number | null;
   sex?: string;
   view?: string;
+  /** DICOM facet values by facet name (only the known ones) */
+  facets?: Record<string, string>;
 }
 
 /** How much of the collection a search covered: fewer rows than `of` while shards are still loading. */
@@ -64,12 +81,26 @@ export interface Coverage {
   of: number;
 }
 
+/** What a search ranks among (worker/collection.ts rowFilter); an empty list or an unset field does not filter. */
 export interface Filters {
+  /** labels a row must have at least one of (any of) */
   include: string[];
+  /** labels a row must have every one of (all of) */
+  all?: string[];
+  /** labels a row must have none of */
   exclude: string[];
   minScore: number;
   /** per facet name, the values a row may have (lib/facets.ts); facets with an empty list do not filter */
   facets?: FacetSelection;
+  /** age in years, bounds included; a set bound leaves out rows of unknown age */
+  ageMin?: number;
+  ageMax?: number;
+  /** the sex values a row may have (the collection's own strings, e.g. "F", "M") */
+  sex?: string[];
+  /** the view positions a row may have (e.g. "PA", "AP") */
+  view?: string[];
+  /** row queries: leave out the other images of this row's patient (the row itself stays; unknown patient: none) */
+  exceptPatientOf?: number;
 }
 
 export interface HitOut {
@@ -82,7 +113,10 @@ export type Request =
   | { type: "search"; id: number; query: string; k: number; filters?: Filters }
   | { type: "searchImage"; id: number; rgba: ArrayBuffer; width: number; height: number; k: number; filters?: Filters }
   | { type: "searchRow"; id: number; row: number; k: number; filters?: Filters }
-  | { type: "similar"; id: number; row: number }
+  /** Find Similar: the precomputed neighbours, or a live ranking when the filters (or the patient rule) need one */
+  | { type: "similar"; id: number; row: number; k?: number; filters?: Filters }
+  /** a composed or refined query (QuerySpec) */
+  | { type: "compose"; id: number; spec: QuerySpec; k: number; filters?: Filters }
   /** thumbnails by row or file name (version 2 bundles keep them in packs) */
   | { type: "thumbs"; id: number; keys: (number | string)[] }
   | { type: "bench"; id: number; runs: number; query: string }
@@ -127,6 +161,8 @@ export type Reply =
       warm?: boolean;
       /** the query embedding of live and image searches, for parity checks */
       query?: number[];
+      /** composed queries: the marked rows, so the page can name them (a marked row may rank out of the list) */
+      marked?: { id: number; filename: string }[];
     }
   | { type: "cancelled"; id: number }
   | { type: "error"; id?: number; message: string }

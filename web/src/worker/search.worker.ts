@@ -2,12 +2,12 @@
 import type * as ortTypes from "onnxruntime-web/wasm";
 import { bundleFile, loadContracts, modelFile, type IndexInfo, type Manifest } from "../lib/bundle";
 import { fetchVerified, pruneKept, readCached, readSetting, writeSetting, type FileSpec } from "../lib/cache";
-import { hasFacetFilters } from "../lib/facets";
 import { configureParts } from "../lib/parts";
-import { CollectionV1, type Collection } from "./collection";
+import { CollectionV1, hasFilters, neighborsAnswer, type Collection } from "./collection";
 import { CollectionV2 } from "./collectionV2";
+import { composeQuery } from "./compose";
 import { configureOrt, createSession, embedPixels, embedText, RUNTIME } from "./encoder";
-import type { BenchStat, Coverage, Filters, ReadyInfo, Reply, Request, SearchPath, StartupStep, Timing, WarmInfo } from "./messages";
+import type { BenchStat, Coverage, Filters, QuerySpec, ReadyInfo, Reply, Request, SearchPath, StartupStep, Timing, WarmInfo } from "./messages";
 import { centerCrop, preprocess, resizeBicubic, rgbaToRgb, shorterSideSize } from "./preprocess";
 import { matchFallback } from "./queryMatch";
 import type { Hit } from "./ranking";
@@ -41,6 +41,11 @@ let visionRuns = 0;
 let visionWarming = false;
 let visionPending = 0; // image searches waiting for the vision model, preprocessing or running
 const warmed: WarmInfo[] = []; // reported by the Benchmark page
+// the embedding of the image last searched with (composed and refined queries start from it; it never leaves here)
+let lastImage: Float32Array | null = null;
+// text embeddings of composed queries' parts, so refining a query by marks does not run the model again
+const textVectors = new Map<string, Float32Array>();
+const TEXT_VECTORS_KEPT = 32;
 
 function progress(file: string) {
   return (loaded: number, total: number, fromCache: boolean) => post({ type: "progress", info: { file, loaded, total, fromCache } });
@@ -117,6 +122,7 @@ function readyInfo(s: State, startup: Record<StartupStep, number>): ReadyInfo {
     fallbackQueries: collection.fallback.map((q) => q.query),
     labels: collection.labelNames(),
     facets: collection.facetSummary(),
+    counts: collection.counts(),
     kernel: collection.kernel,
     formatVersion: collection.version,
     startup,
@@ -188,7 +194,7 @@ function answer(s: State, r: Omit<Extract<Reply, { type: "results" }>, "type" | 
 async function search(id: number, query: string, k: number, f?: Filters): Promise<void> {
   const s = await ready!;
   const t0 = performance.now();
-  const plain = !f || (f.include.length === 0 && f.exclude.length === 0 && f.minScore <= -1 && !hasFacetFilters(f.facets));
+  const plain = !hasFilters(f);
   const match = plain && k <= 10 ? matchFallback(query, s.collection.fallback) : null;
   if (match) {
     const e = match.entry;
@@ -248,6 +254,7 @@ async function imageQuery(id: number, rgba: ArrayBuffer, width: number, height: 
   });
   const t2 = performance.now();
   if (!q || id !== latest) return post({ type: "cancelled", id });
+  lastImage = q;
   const hits = rank(s, q, k, f);
   const t3 = performance.now();
   const path: SearchPath = "image";
@@ -265,14 +272,68 @@ async function searchRow(id: number, row: number, k: number, f?: Filters): Promi
   answer(s, { id, path: "row", hits, timing: { rankMs: ms, totalMs: ms } }, true);
 }
 
-/** Find Similar: the neighbours the bundle precomputed (exact over the whole collection, even while loading). */
-async function similar(id: number, row: number): Promise<void> {
+/** A text's embedding for a composed query (kept for later ones); null when a newer query superseded this one. */
+async function textVector(s: State, id: number, text: string): Promise<Float32Array | null> {
+  const kept = textVectors.get(text);
+  if (kept) return kept;
+  const ids = s.tokenizer.encode(text);
+  const v = await queue.run(async () => (id !== latest ? null : embedText(s.text, ids)));
+  if (v) {
+    textVectors.set(text, v);
+    if (textVectors.size > TEXT_VECTORS_KEPT) textVectors.delete(textVectors.keys().next().value!);
+  }
+  return v;
+}
+
+/** A composed or refined query (worker/compose.ts): always live, never the precomputed results. */
+async function compose(id: number, spec: QuerySpec, k: number, f?: Filters): Promise<void> {
   const s = await ready!;
   const t0 = performance.now();
-  const hits = await s.collection.neighbors(row);
+  const b = spec.base;
+  let base: Float32Array | null;
+  if (b.kind === "text") base = await textVector(s, id, b.text);
+  else if (b.kind === "row") base = await s.collection.vector(b.row);
+  else if (lastImage) base = lastImage;
+  else throw new Error("No image was searched with on this page: upload it again (your images stay on this device, so a link cannot carry them).");
+  const minus: Float32Array[] = [];
+  for (const t of b.kind === "text" ? spec.minus : []) {
+    const v = base && (await textVector(s, id, t));
+    if (v) minus.push(v);
+  }
+  const plus = spec.plus.trim() && b.kind !== "text" && base ? await textVector(s, id, spec.plus.trim()) : null;
+  const t1 = performance.now();
+  if (!base || id !== latest || (spec.plus.trim() && b.kind !== "text" && !plus)) return post({ type: "cancelled", id });
+  const pos = await Promise.all(spec.pos.map((r) => s.collection.vector(r)));
+  const neg = await Promise.all(spec.neg.map((r) => s.collection.vector(r)));
   if (id !== latest) return post({ type: "cancelled", id });
+  const q = composeQuery({ base, minus, plus, pos, neg });
+  const t2 = performance.now();
+  const hits = rank(s, q, k, f);
+  const t3 = performance.now();
+  const marks = [...spec.pos, ...spec.neg];
+  const marked = s.collection.rows(marks).map((r, i) => ({ id: marks[i]!, filename: r.filename }));
+  const path: SearchPath = marks.length ? "refined" : minus.length || plus ? "composed" : b.kind === "image" ? "image" : "row";
+  const timing: Timing = { embedMs: t1 - t0, rankMs: t3 - t2, totalMs: t3 - t0 };
+  answer(s, { id, path, hits, timing, query: Array.from(q), marked }, true);
+}
+
+/** Find Similar: the neighbours the bundle precomputed (exact over the whole collection, even while loading), unless
+ * a filter is set or the patient rule would leave one of them out: then the row's embedding ranked live with the
+ * filters, the row itself left out (as the neighbours leave it out). */
+async function similar(id: number, row: number, k: number, f?: Filters): Promise<void> {
+  const s = await ready!;
+  const t0 = performance.now();
+  const near = await s.collection.neighbors(row);
+  if (id !== latest) return post({ type: "cancelled", id });
+  if (neighborsAnswer(f, near, row, (a, b) => s.collection.samePatient(a, b))) {
+    const ms = performance.now() - t0;
+    return answer(s, { id, path: "neighbors", hits: near, timing: { rankMs: 0, totalMs: ms } }, false);
+  }
+  const q = await s.collection.vector(row);
+  if (id !== latest) return post({ type: "cancelled", id });
+  const hits = rank(s, q, k + 1, f).filter((h) => h.id !== row).slice(0, k);
   const ms = performance.now() - t0;
-  answer(s, { id, path: "neighbors", hits, timing: { rankMs: 0, totalMs: ms } }, false);
+  answer(s, { id, path: "row", hits, timing: { rankMs: ms, totalMs: ms } }, true);
 }
 
 async function thumbs(id: number, keys: (number | string)[]): Promise<void> {
@@ -365,9 +426,12 @@ if (!(self.name ?? "").startsWith("em-pthread")) {
     } else if (m.type === "searchRow") {
       latest = m.id;
       searchRow(m.id, m.row, m.k, m.filters).catch((e: unknown) => fail(e, m.id));
+    } else if (m.type === "compose") {
+      latest = m.id;
+      compose(m.id, m.spec, m.k, m.filters).catch((e: unknown) => fail(e, m.id));
     } else if (m.type === "similar") {
       latest = m.id;
-      similar(m.id, m.row).catch((e: unknown) => fail(e, m.id));
+      similar(m.id, m.row, m.k ?? 10, m.filters).catch((e: unknown) => fail(e, m.id));
     } else if (m.type === "thumbs") {
       thumbs(m.id, m.keys).catch((e: unknown) => fail(e, m.id));
     } else if (m.type === "prepareVision") {
