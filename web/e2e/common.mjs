@@ -10,3 +10,16 @@ export const env = (k) => {
 
 export const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** Every request to a host but 127.0.0.1 (blob: and data: URLs are the page's own) fails, and is listed in
+ * `foreign`: the site may ask no other host for anything. */
+export async function ownHostOnly(context, foreign = []) {
+  await context.route("**/*", (route) => {
+    const u = new URL(route.request().url());
+    if (u.protocol !== "blob:" && u.protocol !== "data:" && u.hostname !== "127.0.0.1") {
+      foreign.push(u.href);
+      return route.abort();
+    }
+    return route.continue();
+  });
+}

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS } from "./common.mjs";
+import { env, FLAGS, ownHostOnly } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
 const PY = env("E2E_PYTHON");
@@ -26,7 +26,7 @@ const requests = [];
 before(async () => {
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
   context = await browser.newContext();
-  await context.route("**/*", (route) => (new URL(route.request().url()).hostname === "127.0.0.1" ? route.continue() : route.abort()));
+  await ownHostOnly(context);
   context.on("request", (r) => requests.push({ url: r.url(), method: r.method(), post: r.postData() }));
   page = await context.newPage();
   await page.goto(URL_);
@@ -128,7 +128,7 @@ test("facets: ticking a value keeps only rows with it, the URL holds it and a re
   if (SHOTS) await page.screenshot({ path: join(SHOTS, "facets.png"), fullPage: false });
   // the link in a fresh browser profile (another reader): the same filtered results
   const fresh = await browser.newContext();
-  await fresh.route("**/*", (route) => (new URL(route.request().url()).hostname === "127.0.0.1" ? route.continue() : route.abort()));
+  await ownHostOnly(fresh);
   const other = await fresh.newPage();
   await other.goto(page.url());
   await other.waitForFunction((n) => document.querySelectorAll('[data-testid="result"]').length === n, Math.min(cr.size, 10), { timeout: 120_000 });

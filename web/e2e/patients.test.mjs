@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS } from "./common.mjs";
+import { env, FLAGS, ownHostOnly } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
 const PY = env("E2E_PYTHON");
@@ -92,7 +92,7 @@ before(async () => {
   assert.ok(P && O >= 0 && COPY > O, "the bundle has a patient with three images, the copy after the original");
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
   const context = await browser.newContext();
-  await context.route("**/*", (route) => (new URL(route.request().url()).hostname === "127.0.0.1" ? route.continue() : route.abort()));
+  await ownHostOnly(context);
   page = await context.newPage();
   await page.goto(URL_);
   await page.waitForSelector("#query");

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS } from "./common.mjs";
+import { env, FLAGS, ownHostOnly } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
 const PY = env("E2E_PYTHON");
@@ -124,14 +124,7 @@ function parseCsv(text) {
 before(async () => {
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
   context = await browser.newContext({ bypassCSP: true, acceptDownloads: true });
-  await context.route("**/*", (route) => {
-    const u = new URL(route.request().url());
-    if (u.protocol !== "blob:" && u.protocol !== "data:" && u.hostname !== "127.0.0.1") {
-      foreign.push(u.href);
-      return route.abort();
-    }
-    return route.continue();
-  });
+  await ownHostOnly(context, foreign);
   context.on("request", (r) => requests.push({ url: r.url(), method: r.method() }));
   page = await context.newPage();
   // every image its own card (results are grouped by patient by default): the cards are the ranked results

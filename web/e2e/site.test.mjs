@@ -7,7 +7,7 @@ import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS } from "./common.mjs";
+import { env, FLAGS, ownHostOnly } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
 const SITE = env("E2E_SITE");
@@ -78,14 +78,7 @@ before(async () => {
   context = await browser.newContext();
   // every request to another host fails, and is remembered: none may be attempted (the deliberately broken sites
   // of the last tests are served on other ports of 127.0.0.1)
-  await context.route("**/*", (route) => {
-    const u = new URL(route.request().url());
-    if (u.protocol !== "blob:" && u.protocol !== "data:" && u.hostname !== "127.0.0.1") {
-      foreign.push(u.href);
-      return route.abort();
-    }
-    return route.continue();
-  });
+  await ownHostOnly(context, foreign);
   context.on("request", (r) => requests.push({ url: r.url(), method: r.method(), post: r.postData() }));
   page = await newPage(context);
   await page.goto(URL_);

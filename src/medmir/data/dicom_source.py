@@ -65,8 +65,8 @@ def find_dicom(folder: Path, skipped: Skipped) -> list[Path]:
     if not folder.is_dir():
         raise MedmirError(f"{folder}: folder not found")
     found = []
-    for path in sorted(folder.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts) or not path.is_file():
+    for path in sorted(_visible(folder)):
+        if not path.is_file():
             continue
         if path.name.upper() == "DICOMDIR":
             _check_dicomdir(path, skipped)

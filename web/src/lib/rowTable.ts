@@ -177,6 +177,12 @@ export function collectionCounts(t: RowTable): CollectionCounts {
 }
 
 /** Row r's patient id ("" unknown). */
+/** Whether rows a and b are images of one known patient. */
+export function samePatient(t: RowTable, a: number, b: number): boolean {
+  const p = t.patient[a]!;
+  return p >= 0 && t.patient[b] === p;
+}
+
 export function patientOf(t: RowTable, r: number): string {
   const p = t.patient[r]!;
   return p >= 0 ? t.patients[p]! : "";

@@ -6,7 +6,7 @@ import { bundleFile, type FileMeta } from "../lib/bundle";
 import { fetchVerified, type Progress } from "../lib/cache";
 import { facetFilter, hasFacetFilters, summarize, type FacetSummary } from "../lib/facets";
 import type { MetadataEntry } from "../lib/metricsTypes";
-import { collectionCounts, facetValues, patientOf, rowTableV1, type CollectionCounts, type RowTable } from "../lib/rowTable";
+import { collectionCounts, facetValues, patientOf, rowTableV1, type CollectionCounts, type RowTable, samePatient } from "../lib/rowTable";
 import type { Filters, RowInfo } from "./messages";
 import type { FallbackEntry } from "./queryMatch";
 import { createScorer, topK, type Hit, type Scorer } from "./ranking";
@@ -239,8 +239,7 @@ export class CollectionV1 implements Collection {
   }
 
   samePatient(a: number, b: number): boolean {
-    const p = this.table.patient[a]!;
-    return p >= 0 && this.table.patient[b] === p;
+    return samePatient(this.table, a, b);
   }
 
   rank(q: Float32Array, k: number, f?: Filters): Hit[] {

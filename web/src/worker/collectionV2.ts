@@ -8,7 +8,7 @@ import { Columns, embeddingShard, neighborIdsShard, neighborScoresShard, parseIn
 import { fetchVerified } from "../lib/cache";
 import { RangeReader } from "../lib/ranges";
 import { summarize, type FacetSummary } from "../lib/facets";
-import { collectionCounts, facetValues, type CollectionCounts, type RowTable } from "../lib/rowTable";
+import { collectionCounts, facetValues, type CollectionCounts, type RowTable, samePatient } from "../lib/rowTable";
 import { checkRow, fetchAll, parseJson, rowFilter, type Collection, type ProgressFor } from "./collection";
 import { Int8Ranker } from "./int8Ranking";
 import type { Filters, RowInfo } from "./messages";
@@ -104,8 +104,7 @@ export class CollectionV2 implements Collection {
   }
 
   samePatient(a: number, b: number): boolean {
-    const p = this.table.patient[a]!;
-    return p >= 0 && this.table.patient[b] === p;
+    return samePatient(this.table, a, b);
   }
 
   rank(q: Float32Array, k: number, f?: Filters): Hit[] {
