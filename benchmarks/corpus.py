@@ -143,11 +143,12 @@ def nih_biomedclip(log: Callable[[str], None] = print) -> np.ndarray:
     bundle = CACHE / "nih-biomedclip"
     if not (bundle / "index_info.json").exists():
         from medmir.build import random_pack
-        from medmir.index import build_index
+        from medmir.index.options import IndexOptions
+        from medmir.index.run import build_index
 
         pack = DEMO_PACK if (DEMO_PACK / "manifest.json").exists() else random_pack(CACHE, BIOMEDCLIP_CONFIG, log)
         labels = next(NIH_SAMPLE.glob("Data_Entry_2017*.csv*"))
-        build_index(NIH_SAMPLE / "images", labels, pack, bundle, progress=False, bundle_format=1)
+        build_index(IndexOptions(NIH_SAMPLE / "images", labels, pack, bundle, bundle_format=1))
     info = json.loads((bundle / "index_info.json").read_text(encoding="utf-8"))
     return np.fromfile(bundle / "embeddings.bin", dtype="<f4").reshape(info["count"], info["dim"])
 

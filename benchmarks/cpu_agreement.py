@@ -80,7 +80,7 @@ def _min_cos(a: np.ndarray, b: np.ndarray) -> float:
 
 def _models(tmp: Path) -> list[dict]:
     """FP32 models to quantize: the full-size random-weight BiomedCLIP towers and a real-weight BERT (MiniLM)."""
-    from medmir.images import load_image, preprocess_batch
+    from medmir.imaging.decode import load_image, preprocess_batch
     from medmir.model.checkpoint import init_random
     from medmir.model.export import export_pack, export_text_onnx, text_calibration
     from medmir.model.fidelity import build_minilm_clip, minilm_dir

@@ -150,7 +150,7 @@ def gpu_only(encoder: Any, batch: int, cap: float) -> dict[str, float]:
 
 
 def decode_only(paths: list[Path], spec: dict[str, Any], mode: str, workers: int, pin: bool, cap: float) -> dict:
-    from medmir.embed_torch import decode_loader
+    from medmir.index.embed.torch import decode_loader
 
     done, t = 0, time.perf_counter()
     for chunk in decode_loader(paths, spec, mode=mode, workers=workers, pin_memory=pin):  # type: ignore[arg-type]
@@ -164,7 +164,7 @@ def end_to_end(
     paths: list[Path], encoder: Any, mode: str, workers: int, batch: int, cap: float, thumbs: bool, keep: list[Any]
 ) -> dict[str, Any]:
     """Images/s of `embed_images_torch`; its first vectors go to `keep` (up to COSINE_N) for the cosine figures."""
-    from medmir.embed_torch import embed_images_torch
+    from medmir.index.embed.torch import embed_images_torch
 
     done, errors, t = 0, 0, time.perf_counter()
     run = embed_images_torch(paths, encoder, thumbnails=thumbs, batch_size=batch, workers=workers, preprocess=mode)
@@ -182,11 +182,11 @@ def end_to_end(
 
 def end_to_end_ray(paths: list[Path], ckpt: Path, spec: dict[str, Any], encoder: Any, workers: int, batch: int,
                    work: Path) -> dict[str, Any]:  # fmt: skip
-    """Images/s of `medmir index --engine ray`'s pipeline (medmir.index_ray), exact mode: a local Ray with
+    """Images/s of `medmir index --engine ray`'s pipeline (medmir.index.ray), exact mode: a local Ray with
     `workers` + 1 CPUs running the decode tasks and one PyTorch actor a GPU (on a CPU run, one actor a CPU), every
     image (no cap: Ray's pipeline runs to the end), its start-up included."""
-    from medmir.index_ray import TorchModel, embed_with_ray, torch_checkpoint_model
-    from medmir.shards import ShardStore
+    from medmir.index.ray import TorchModel, embed_with_ray, torch_checkpoint_model
+    from medmir.index.shards import ShardStore
 
     store = ShardStore(work / f"ray-shards-{time.time_ns()}", "gpu-bench", f"torch-{encoder.dtype}",
                        encoder.embed_dim)  # fmt: skip
@@ -205,7 +205,7 @@ def _vectors(paths: list[Path], encoder: Any, mode: str, workers: int, kept: lis
     """Embeddings of `paths`: those an end-to-end run kept if it got that far, else from a run of their own."""
     import numpy as np
 
-    from medmir.embed_torch import embed_images_torch
+    from medmir.index.embed.torch import embed_images_torch
 
     if len(kept) < len(paths):
         kept = [e.vector for e in embed_images_torch(paths, encoder, workers=workers, preprocess=mode)]
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from medmir.embed_torch import TorchEncoder, default_workers, resolve_device, spec_from_checkpoint
+    from medmir.index.embed.torch import TorchEncoder, default_workers, resolve_device, spec_from_checkpoint
     from medmir.model.checkpoint import init_random
 
     t_all = time.perf_counter()

@@ -25,8 +25,8 @@ PACK = ROOT / "build" / "demo" / "work" / "random-biomedclip" / "pack"
 
 
 def _decode_rate(paths: list[Path], spec: dict) -> float:
-    from medmir.embed import prepare_image
-    from medmir.workers import spawn_pool
+    from medmir.core.workers import spawn_pool
+    from medmir.index.embed.onnx import prepare_image
 
     t = time.perf_counter()
     with spawn_pool(os.cpu_count() or 1) as pool:
@@ -55,7 +55,8 @@ def render(r: dict) -> str:
 
 def main() -> None:
     from medmir.build import random_pack
-    from medmir.index import build_index
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
     from medmir.model.pack import ModelPack
 
     n = int(next((a.split("=", 1)[1] for a in sys.argv if a.startswith("N=")), "100"))
@@ -76,8 +77,9 @@ def main() -> None:
             decode = _decode_rate([src / x for x in names], pack.manifest["preprocess"])
             rates = {}
             for prec in ("fp32", "int8"):
-                rep = build_index(src, Path(tmp) / "labels.csv", pack_dir, Path(tmp) / f"b-{prec}", precision=prec,
-                                  progress=False)  # fmt: skip
+                rep = build_index(
+                    IndexOptions(src, Path(tmp) / "labels.csv", pack_dir, Path(tmp) / f"b-{prec}", precision=prec)
+                )
                 rates[prec] = rep.embedded / rep.embed_seconds
         peak = max(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

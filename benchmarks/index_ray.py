@@ -37,10 +37,11 @@ def log(s: str) -> None:
 
 
 def _run(src: Path, labels: Path, pack: Path, out: Path, **kw: Any) -> dict[str, Any]:
-    from medmir.index import build_index
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
 
     t = time.perf_counter()
-    rep = build_index(src, labels, pack, out, progress=False, **kw)
+    rep = build_index(IndexOptions(src, labels, pack, out, **kw))
     wall = time.perf_counter() - t
     return {"images": rep.count, "embedded": rep.embedded, "seconds": round(wall, 2),
             "images_per_s": round(rep.count / wall, 2)}  # fmt: skip
@@ -73,8 +74,8 @@ def merge(pack_dir: Path, work: Path) -> dict[str, Any]:
     benchmarks/scale.py uses, one small WebP each), then timed:
     reading them back and writing the bundle from them in the labels' order, as `medmir index --engine ray` does."""
     from medmir.bundle.write import BundleWriter
+    from medmir.index.shards import Row, ShardStore, Source
     from medmir.model.pack import ModelPack
-    from medmir.shards import Row, ShardStore, Source
 
     pack = ModelPack.open(pack_dir)
     records = list(synthetic.nih_rows(MERGE_ROWS))
@@ -110,7 +111,7 @@ def update(work: Path) -> dict[str, Any] | None:
     """`medmir index --update` at 112,120 rows: one patient's images removed from a copy of benchmarks/scale.py's
     version 2 bundle (checked, rows kept read back, the bundle written again with its neighbours)."""
     from medmir.bundle.read import Bundle
-    from medmir.index_update import update_index
+    from medmir.index.update import update_index
 
     src = ROOT / "build" / "scale" / "bundles" / f"v2-{MERGE_ROWS}"
     if not (src / "index_info.json").is_file():
@@ -123,7 +124,7 @@ def update(work: Path) -> dict[str, Any] | None:
     log(f"update: removing patient {patient} from {MERGE_ROWS:,} rows")
     t = time.perf_counter()
     # force: benchmarks/synthetic.py wrote it, not `medmir index`
-    rep = update_index(copy, synthetic.DEFAULT_PACK, remove={patient}, progress=False, force=True)
+    rep = update_index(copy, synthetic.DEFAULT_PACK, remove={patient}, force=True)
     seconds = round(time.perf_counter() - t, 2)
     return {"rows": MERGE_ROWS, "removed": len(rep.removed), "kept": rep.kept, "seconds": seconds}
 

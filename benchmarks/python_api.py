@@ -202,7 +202,7 @@ def main() -> None:
         r = measure(a.quick, a.work or ROOT / "build" / ("python-api-quick" if a.quick else "python-api"), a.pack)
         import datetime as dt
 
-        from medmir.fsutil import atomic_write_json
+        from medmir.core.fsutil import atomic_write_json
 
         r["measured_at"], r["machine"] = dt.date.today().isoformat(), machine()
         atomic_write_json(out, r)

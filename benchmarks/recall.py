@@ -38,7 +38,7 @@ from benchmarks import corpus
 from benchmarks.report import RESULTS, ROOT, machine, replace_block
 from medmir.bundle.compact import Int8Rows, sign_codes, sign_scores, two_stage_top_k
 from medmir.bundle.neighbors import top_k, top_k_rows
-from medmir.fsutil import atomic_write_json
+from medmir.core.fsutil import atomic_write_json
 
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 BLOCK = "recall"

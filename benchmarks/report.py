@@ -39,7 +39,7 @@ def machine() -> dict[str, Any]:
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
-    from medmir.fsutil import atomic_write_json
+    from medmir.core.fsutil import atomic_write_json
 
     path = RESULTS / f"{name}.json"
     atomic_write_json(path, data)

@@ -137,7 +137,8 @@ def evaluate_wall(bundle: Path, pack_dir: Path, runs: int) -> dict[str, Any]:
 
 def index_rates(pack_dir: Path, n: int) -> dict[str, Any]:
     from benchmarks.index_cpu import _decode_rate
-    from medmir.index import build_index
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
     from medmir.model.pack import ModelPack
 
     names = sorted(p.name for p in (SAMPLE / "images").iterdir())[:n]
@@ -150,7 +151,7 @@ def index_rates(pack_dir: Path, n: int) -> dict[str, Any]:
         decode = _decode_rate([src / x for x in names], ModelPack.open(pack_dir).manifest["preprocess"])
         rates = {}
         for prec in ("fp32", "int8"):
-            rep = build_index(src, Path(tmp) / "labels.csv", pack_dir, Path(tmp) / prec, precision=prec, progress=False)
+            rep = build_index(IndexOptions(src, Path(tmp) / "labels.csv", pack_dir, Path(tmp) / prec, precision=prec))
             rates[prec] = rep.embedded / rep.embed_seconds
     return {
         "images": n,
@@ -171,7 +172,7 @@ class CountingServer:
     """
 
     def __init__(self, root: Path):
-        from medmir.site import SiteHandler
+        from medmir.site.build import SiteHandler
 
         counter = self
         self.bytes = 0
@@ -579,7 +580,7 @@ def main() -> None:
         out = ROOT / "build" / "bench-quick.json"
     else:
         out = RESULTS / f"{dt.date.today().isoformat()}-{platform.node() or 'machine'}.json"
-    from medmir.fsutil import atomic_write_json
+    from medmir.core.fsutil import atomic_write_json
 
     atomic_write_json(out, r)
     print(user_path_table(r))

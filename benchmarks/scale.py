@@ -216,7 +216,7 @@ class CountingServer:
     CONTROL answers the count itself, for the visit script, uncounted."""
 
     def __init__(self, root: Path) -> None:
-        from medmir.site import SiteHandler
+        from medmir.site.build import SiteHandler
 
         srv = self
         self.lock = threading.Lock()
@@ -825,7 +825,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = a.doc or (None if a.quick else DOC)
     failed = False
     if not a.render_only:
-        from medmir.fsutil import atomic_write_json
+        from medmir.core.fsutil import atomic_write_json
 
         work = a.work or ROOT / "build" / ("scale-quick" if a.quick else "scale")
         work.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def make_bundle(out: Path, rows: int, *, pack_dir: Path = DEFAULT_PACK, version:
                 embeddings: np.ndarray | None = None, neighbors: int = 10, seed: int = 0) -> Path:  # fmt: skip
     """Write a bundle of `rows` rows to `out` (a new folder, or this command's previous output)."""
     from medmir.bundle.write import BundleWriter
-    from medmir.fsutil import staging_dir
+    from medmir.core.fsutil import staging_dir
     from medmir.model.pack import ModelPack
 
     pack = ModelPack.open(pack_dir)

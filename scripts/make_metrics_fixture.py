@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from medmir.fsutil import atomic_write_json
+from medmir.core.fsutil import atomic_write_json
 
 FILES = ("metrics.json", "hard_cases.json")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "web" / "test" / "fixtures"

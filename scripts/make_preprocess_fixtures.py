@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python scripts/make_preprocess_fixtures.py [--out web/test/fixtures/preprocess]
 The fixtures are committed; tests/test_preprocess_fixtures.py regenerates them in memory and fails on any drift
-(a Pillow upgrade that changes BICUBIC output, a change to `medmir.images.preprocess_for_model`).
+(a Pillow upgrade that changes BICUBIC output, a change to `medmir.imaging.decode.preprocess_for_model`).
 
 Synthetic inputs are not stored: they come from a small integer hash (`hash_bytes`, re-implemented in
 web/test/preprocess.test.ts) and each case records the input's sha256 so both sides provably start from the same
@@ -34,7 +34,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from medmir.images import load_image, preprocess_for_model  # noqa: E402
+from medmir.imaging.decode import load_image, preprocess_for_model  # noqa: E402
 
 OUT = ROOT / "web" / "test" / "fixtures" / "preprocess"
 NIH_IMAGES = ROOT.parent / "shared" / "data" / "nih-sample" / "images"
@@ -94,7 +94,7 @@ def sample_idx(n: int, seed: int, k: int = N_SAMPLES) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# the reference: Pillow and medmir.images
+# the reference: Pillow and medmir.imaging.decode
 
 
 def shorter_side_size(w: int, h: int, size: int) -> tuple[int, int]:

@@ -12,9 +12,9 @@ IMAGES = ("00000075_000.png", "00000284_000.png", "00000442_000.png")
 
 
 def inputs(pack_dir: Path) -> tuple[list[list[int]], np.ndarray]:
-    from medmir.images import load_image, preprocess_batch
+    from medmir.imaging.decode import load_image, preprocess_batch
     from medmir.model.pack import ModelPack
-    from medmir.probes import probe_texts
+    from medmir.model.probes import probe_texts
 
     pack = ModelPack.open(pack_dir, verify=False, text_runtime="native")
     nih = Path(__file__).resolve().parents[2] / "shared" / "data" / "nih-sample" / "images"

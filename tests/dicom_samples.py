@@ -273,8 +273,8 @@ def samples() -> dict[str, Sample]:
 
 
 def write_all(out: Path) -> list[dict[str, Any]]:
-    from medmir.dicom import read, transfer_syntax
-    from medmir.images import load_image
+    from medmir.imaging.decode import load_image
+    from medmir.imaging.dicom import read, transfer_syntax
 
     out.mkdir(parents=True, exist_ok=True)
     listed = []

@@ -15,8 +15,9 @@ import pytest
 import medmir
 from medmir.api import Filters, Result
 from medmir.bundle import columns
-from medmir.errors import MedmirError
-from medmir.index import build_index
+from medmir.core.errors import MedmirError
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 from medmir.model.pack import ModelPack
 from tests.test_select import NIH_SAMPLE
 
@@ -31,7 +32,7 @@ def bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "imgs").mkdir()
     for n in sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:12]:
         shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
-    build_index(root / "imgs", LABELS, tiny_pack, root / "bundle", progress=False, workers=1, shard_rows=4)
+    build_index(IndexOptions(root / "imgs", LABELS, tiny_pack, root / "bundle", workers=1, shard_rows=4))
     return root / "bundle"
 
 

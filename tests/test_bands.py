@@ -19,9 +19,10 @@ from medmir.bundle.bands import BANDS, METHOD, band, check_score_bands, score_ba
 from medmir.bundle.format import INFO
 from medmir.bundle.read import Bundle, read_json_file
 from medmir.bundle.verify import verify_bundle
-from medmir.errors import MedmirError
-from medmir.index import build_index
-from medmir.index_update import update_index
+from medmir.core.errors import MedmirError
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
+from medmir.index.update import update_index
 
 LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 
@@ -90,8 +91,8 @@ def bundles(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[i
     for n in sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:12]:
         shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
     for v in (1, 2):
-        build_index(root / "imgs", LABELS, tiny_pack, root / f"v{v}", progress=False, workers=1, bundle_format=v,
-                    cache_dir=root / "cache", shard_rows=4, thumbs_per_pack=4)  # fmt: skip
+        build_index(IndexOptions(root / "imgs", LABELS, tiny_pack, root / f"v{v}", workers=1, bundle_format=v,
+                    cache_dir=root / "cache", shard_rows=4, thumbs_per_pack=4))  # fmt: skip
     return {1: root / "v1", 2: root / "v2"}
 
 
@@ -146,7 +147,7 @@ def test_update_recomputes_the_bands(bundles: dict[int, Path], tiny_pack: Path, 
     (bundle / INFO).write_text(json.dumps(info))
     verify_bundle(bundle)  # another method's bands are checked for form only
     first = Bundle.open(bundle).metadata[0]["filename"]
-    update_index(bundle, tiny_pack, remove={first}, progress=False)
+    update_index(bundle, tiny_pack, remove={first})
     verify_bundle(bundle)
     after = Bundle.open(bundle)
     assert after.count == 11 and after.info["score_bands"]["method"] == METHOD

@@ -12,7 +12,7 @@ from conftest import NIH_SAMPLE
 
 from medmir.build import build, resolve_inputs
 from medmir.bundle.read import Bundle
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 
 def test_build_end_to_end_with_the_tiny_pack(tiny_pack: Path, tmp_path: Path) -> None:

@@ -18,12 +18,13 @@ from medmir.bundle.format import THUMB_INDEX, embedding_shard, thumb_pack
 from medmir.bundle.neighbors import top_k
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
-from medmir.cli import main
-from medmir.errors import MedmirError
+from medmir.cli.main import main
+from medmir.core.errors import MedmirError
 from medmir.evaluate.run import evaluate
-from medmir.index import build_index
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 from medmir.model.pack import ModelPack
-from medmir.site import build_site
+from medmir.site.build import build_site
 
 LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -34,8 +35,8 @@ def both(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     root = tmp_path_factory.mktemp("v2")
     cache = root / "cache"
     for version in (1, 2):
-        build_index(NIH_SAMPLE / "images", LABELS, tiny_pack, root / f"v{version}", progress=False, workers=2,
-                    cache_dir=cache, bundle_format=version)  # fmt: skip
+        build_index(IndexOptions(NIH_SAMPLE / "images", LABELS, tiny_pack, root / f"v{version}", workers=2,
+                    cache_dir=cache, bundle_format=version))  # fmt: skip
     return root / "v1", root / "v2"
 
 
@@ -110,7 +111,7 @@ def test_damage_is_caught(both: tuple[Path, Path], tmp_path: Path, damage, messa
 
 def test_consistent_but_wrong_files_are_caught(both: tuple[Path, Path], tmp_path: Path) -> None:
     """Damage that index_info.json vouches for (a writer bug, not a tampered file) still fails the contract."""
-    from medmir.fsutil import atomic_write_json, sha256_file
+    from medmir.core.fsutil import atomic_write_json, sha256_file
 
     copy = tmp_path / "b"
     shutil.copytree(both[1], copy)

@@ -12,8 +12,8 @@ from PIL import Image
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
 from medmir.bundle.write import BundleWriter
+from medmir.core.errors import MedmirError
 from medmir.data.records import Record
-from medmir.errors import MedmirError
 from medmir.model.pack import ModelPack
 
 

@@ -16,7 +16,7 @@ from conftest import NIH_SAMPLE
 
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
-from medmir.embedcache import CacheWarning, EmbeddingCache
+from medmir.index.cache import CacheWarning, EmbeddingCache
 from medmir.model.pack import ModelPack
 
 N_IMAGES = 6

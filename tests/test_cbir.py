@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.evaluate.baselines import expected_precision_at_k
 from medmir.evaluate.image2image import CBIR_KS, CBIR_METRICS, cbir_figures, image_to_image
 from medmir.evaluate.metrics import label_precision_at_k, macro_by_label

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import BIOMEDCLIP
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.model.checkpoint import Source, build_model, count_parameters, load_clip, resolve_source
 from medmir.model.config import load_config, parse_config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from medmir.cli import build_parser, count, main
+from medmir.cli.main import build_parser, count, main
 
 INDEX = ["index", "--images", "i", "--labels", "l.csv", "--model", "m", "--out", "o"]
 SEARCH = ["search", "q", "--bundle", "b", "--model", "m"]

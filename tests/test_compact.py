@@ -7,7 +7,7 @@ import pytest
 
 from medmir.bundle.compact import Int8Rows, recall_at_k, sign_codes, sign_scores, sign_table, two_stage_top_k
 from medmir.bundle.neighbors import top_k
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 
 def _unit(rng: np.random.Generator, n: int, d: int, cone: float = 0.0) -> np.ndarray:

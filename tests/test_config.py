@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import BIOMEDCLIP
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.model.config import load_config, parse_config
 
 

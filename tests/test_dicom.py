@@ -9,8 +9,8 @@ import pytest
 from dicom_samples import _twelve_bit, nih_pixels, samples, write_dicom
 from PIL import Image
 
-from medmir import dicom
-from medmir.images import ImageReadError, load_image
+from medmir.imaging import dicom
+from medmir.imaging.decode import ImageReadError, load_image
 
 
 def _grey(path: Path) -> np.ndarray:
@@ -159,7 +159,7 @@ def test_decoded_png_round_trip_is_exact(written, tmp_path: Path) -> None:
 
 
 def test_process_makes_thumbnails_of_dicom_files(written, tmp_path: Path) -> None:
-    from medmir.process import process_images
+    from medmir.imaging.thumbnails import process_images
 
     src = tmp_path / "in"
     src.mkdir()

@@ -23,11 +23,11 @@ from dicom_samples import (
 from PIL import Image
 
 from medmir.bundle.read import Bundle
+from medmir.core.errors import MedmirError
 from medmir.data.dicom_source import pseudonym
 from medmir.data.generic import read_labels
 from medmir.data.subset import DicomSettings, select
-from medmir.errors import MedmirError
-from medmir.images import load_image
+from medmir.imaging.decode import load_image
 
 SALT = "a-test-salt-0123456789abcdef"
 N = 24
@@ -66,7 +66,7 @@ def _all_bytes(root: Path) -> list[tuple[Path, bytes]]:
 
 
 def test_medmir_build_on_dicom_leaks_no_phi_into_bundle_or_site(tiny_pack: Path, tmp_path: Path) -> None:
-    from medmir.paths import WEB_DIST
+    from medmir.site.paths import WEB_DIST
 
     data = tmp_path / "dicom"
     write_collection(data)
@@ -211,9 +211,12 @@ def test_search_takes_a_dicom_query(tiny_pack: Path, tmp_path: Path) -> None:
 
     write_collection(tmp_path / "d", 6)
     _select(tmp_path / "d", tmp_path / "s")
-    from medmir.index import build_index
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
 
-    build_index(tmp_path / "s" / "images", tmp_path / "s" / "labels.csv", tiny_pack, tmp_path / "b", workers=1)
+    build_index(
+        IndexOptions(tmp_path / "s" / "images", tmp_path / "s" / "labels.csv", tiny_pack, tmp_path / "b", workers=1)
+    )
     col = medmir.open(tmp_path / "b", tiny_pack)
     query = next((tmp_path / "d").rglob("IM0002"))
     top = col.search(query, k=1)[0]
@@ -224,14 +227,15 @@ def test_search_takes_a_dicom_query(tiny_pack: Path, tmp_path: Path) -> None:
 def test_facet_filters_in_python_and_the_cli(tiny_pack: Path, tmp_path: Path) -> None:
     import medmir
     from medmir.api import Filters
-    from medmir.index import build_index
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
 
     write_collection(tmp_path / "d", 8)
     _select(tmp_path / "d", tmp_path / "s")
     for version in (1, 2):
         out = tmp_path / f"b{version}"
-        build_index(tmp_path / "s" / "images", tmp_path / "s" / "labels.csv", tiny_pack, out, workers=1,
-                    bundle_format=version)  # fmt: skip
+        build_index(IndexOptions(tmp_path / "s" / "images", tmp_path / "s" / "labels.csv", tiny_pack, out, workers=1,
+                    bundle_format=version))  # fmt: skip
         col = medmir.open(out, tiny_pack)
         cr = col.search("effusion", k=8, filters=Filters(facets={"modality": ["CR"]}))
         assert len(cr) == 4 and all(col.bundle.metadata[r.row]["facets"]["modality"] == "CR" for r in cr)

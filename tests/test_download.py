@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import NIH_SAMPLE
 
+from medmir.core.errors import MedmirError
 from medmir.data import download
 from medmir.data.download import RemoteFile, download_nih, parse_archives
-from medmir.errors import MedmirError
 
 PNGS = sorted((NIH_SAMPLE / "images").glob("*.png"))[:4]
 LABELS = "Data_Entry_2017_v2020.csv"
@@ -385,7 +385,7 @@ def test_release_file_lists_twelve_official_archives() -> None:
 
 
 def test_cli_register_and_handler(release: Server, tmp_path: Path) -> None:
-    from medmir.data.download_cli import register
+    from medmir.cli.data import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="action"))

@@ -22,9 +22,10 @@ from conftest import NIH_SAMPLE, ROOT
 
 from medmir.data.subset import select
 from medmir.evaluate.run import evaluate
-from medmir.index import build_index
-from medmir.parts import PART_BYTES, PARTS_FILE
-from medmir.site import WEB_DIST, build_site
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
+from medmir.site.build import WEB_DIST, build_site
+from medmir.site.parts import PART_BYTES, PARTS_FILE
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -89,8 +90,8 @@ def e2e_bundle(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         f.write(f'"{HTML_NAME}",{HTML_LABEL},{HTML_LABEL},x,,,\n')
         f.write(f'"{URL_NAME}",{LONG_LABEL},{LONG_LABEL},y,,,\n')
         f.write(f'"{BIDI_NAME}",Effusion,Effusion,z,,,\n')
-    build_index(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8", progress=False,
-                bundle_format=1)  # fmt: skip
+    build_index(IndexOptions(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8",
+                bundle_format=1))  # fmt: skip
     evaluate(root / "bundle", full_pack, n_boot=200, report=False)
     return root / "bundle"
 
@@ -178,8 +179,8 @@ def e2e_bundle_patients(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pyt
             name = f"{first['patient_id']}-followup-{tag}.png"
             shutil.copy(src, sel / "images" / name)
             w.writerow([name, labels, labels.split("|")[0], first["patient_id"], first["age"], first["sex"], "AP"])
-    build_index(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8", progress=False,
-                bundle_format=1)  # fmt: skip
+    build_index(IndexOptions(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8",
+                bundle_format=1))  # fmt: skip
     return root / "bundle"
 
 
@@ -198,8 +199,8 @@ def e2e_bundle_v2(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pytest.Te
     root = tmp_path_factory.mktemp("e2e-v2")
     sel = e2e_bundle.parent / "sel"
     out = root / "bundle"
-    build_index(sel / "images", sel / "labels.csv", full_pack, out, precision="int8", progress=False,
-                bundle_format=2, shard_rows=8, thumbs_per_pack=8)  # fmt: skip
+    build_index(IndexOptions(sel / "images", sel / "labels.csv", full_pack, out, precision="int8",
+                bundle_format=2, shard_rows=8, thumbs_per_pack=8))  # fmt: skip
     evaluate(out, full_pack, n_boot=50, report=False)
     return out
 
@@ -242,8 +243,16 @@ def e2e_dicom(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     (root / "salt").write_text("an-e2e-salt-0123456789\n")
     select(root / "dicom", None, root / "sel", dicom=DicomSettings(salt_file=root / "salt"), workers=1)
     # one shard: a page opened from a link answers over every row at once (v2.test.mjs covers partial answers)
-    build_index(root / "sel" / "images", root / "sel" / "labels.csv", full_pack, root / "bundle", precision="int8",
-                progress=False, bundle_format=2)  # fmt: skip
+    build_index(
+        IndexOptions(
+            root / "sel" / "images",
+            root / "sel" / "labels.csv",
+            full_pack,
+            root / "bundle",
+            precision="int8",
+            bundle_format=2,
+        )
+    )
     write_all(root / "samples")
     return root / "bundle", root / "samples"
 

@@ -14,8 +14,11 @@ from conftest import NIH_SAMPLE
 from PIL import Image
 
 from medmir.bundle.verify import verify_bundle
-from medmir.embed import embed_images
-from medmir.embed_torch import (
+from medmir.core.errors import MedmirError
+from medmir.imaging.decode import load_image, preprocess_for_model
+from medmir.index.cache import EmbeddingCache
+from medmir.index.embed.onnx import embed_images
+from medmir.index.embed.torch import (
     ImageFiles,
     TorchEncoder,
     _decode_gray,
@@ -24,10 +27,8 @@ from medmir.embed_torch import (
     pack_checkpoint,
     resolve_device,
 )
-from medmir.embedcache import EmbeddingCache
-from medmir.errors import MedmirError
-from medmir.images import load_image, preprocess_for_model
-from medmir.index import build_index
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 from medmir.model.manifest import local_checkpoint, write_local_source
 from medmir.model.pack import ModelPack
 
@@ -197,12 +198,12 @@ def test_no_cuda_is_a_clear_error(tiny_pack: Path, tmp_path: Path) -> None:
     with pytest.raises(MedmirError, match=msg):
         resolve_device("cuda")
     with pytest.raises(MedmirError, match=msg):
-        build_index(tmp_path, tmp_path / "labels.csv", tiny_pack, tmp_path / "b", device="cuda", progress=False)
+        build_index(IndexOptions(tmp_path, tmp_path / "labels.csv", tiny_pack, tmp_path / "b", device="cuda"))
 
 
 def test_bad_options(tiny_pack: Path, tmp_path: Path) -> None:
     def index(**kw) -> None:
-        build_index(tmp_path, tmp_path / "labels.csv", tiny_pack, tmp_path / "b", progress=False, **kw)
+        build_index(IndexOptions(tmp_path, tmp_path / "labels.csv", tiny_pack, tmp_path / "b", **kw))
 
     with pytest.raises(MedmirError, match="--preprocess fast needs --device cuda"):
         index(preprocess_mode="fast")
@@ -235,7 +236,7 @@ def _info(bundle: Path) -> dict:
 
 
 def test_build_index_cpu_keeps_onnxruntime(dataset: tuple[Path, Path], tiny_pack: Path, tmp_path: Path) -> None:
-    rep = build_index(*dataset, tiny_pack, tmp_path / "b", neighbors=3, progress=False, workers=WORKERS)
+    rep = build_index(IndexOptions(*dataset, tiny_pack, tmp_path / "b", neighbors=3, workers=WORKERS))
     verify_bundle(tmp_path / "b")
     assert rep.count == 12 and len(rep.skipped) == 1
     emb = _info(tmp_path / "b")["image_embeddings"]
@@ -254,9 +255,11 @@ def test_build_index_torch_backend_on_cpu(
     mode: str, dataset: tuple[Path, Path], tiny_pack: Path, onnx_fp32: np.ndarray, tmp_path: Path
 ) -> None:
     # bundle format 1: its float32 embeddings.bin holds the torch rows as they came, for the comparisons below
-    kw = {"neighbors": 3, "progress": False, "workers": WORKERS, "backend": "torch", "torch_dtype": "fp32",
+    kw = {"neighbors": 3, "workers": WORKERS, "backend": "torch", "torch_dtype": "fp32",
           "bundle_format": 1}  # fmt: skip
-    rep = build_index(*dataset, tiny_pack, tmp_path / "b", cache_dir=tmp_path / "cache", preprocess_mode=mode, **kw)
+    rep = build_index(
+        IndexOptions(*dataset, tiny_pack, tmp_path / "b", cache_dir=tmp_path / "cache", preprocess_mode=mode, **kw)
+    )
     assert verify_bundle(tmp_path / "b")
     assert rep.count == 12 and rep.embedded == 12 and len(rep.skipped) == 1
     info = _info(tmp_path / "b")
@@ -272,7 +275,9 @@ def test_build_index_torch_backend_on_cpu(
     assert _cos(emb, onnx_fp32).min() >= 0.999  # same file order: the labels list the images in fixture order
     names = [p.name for p in (tmp_path / "cache").iterdir()]
     assert len(names) == 1 and names[0].endswith(f"-torch-fp32-{mode}.sqlite")
-    again = build_index(*dataset, tiny_pack, tmp_path / "b2", cache_dir=tmp_path / "cache", preprocess_mode=mode, **kw)
+    again = build_index(
+        IndexOptions(*dataset, tiny_pack, tmp_path / "b2", cache_dir=tmp_path / "cache", preprocess_mode=mode, **kw)
+    )
     assert again.cached == 12 and again.embedded == 0
     assert (tmp_path / "b2" / "embeddings.bin").read_bytes() == (tmp_path / "b" / "embeddings.bin").read_bytes()
 

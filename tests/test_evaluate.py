@@ -17,9 +17,9 @@ from conftest import NIH_SAMPLE
 from medmir.bundle.format import normalize_query
 from medmir.bundle.verify import verify_bundle
 from medmir.bundle.write import fallback_queries
-from medmir.cli import main
+from medmir.cli.main import main
+from medmir.core.errors import MedmirError
 from medmir.data.records import nih_label_names
-from medmir.errors import MedmirError
 from medmir.evaluate.hardcases import hard_cases
 from medmir.evaluate.image2image import image_to_image
 from medmir.evaluate.run import evaluate
@@ -32,7 +32,8 @@ from medmir.evaluate.tiers import (
     related_labels,
     semantic_groups,
 )
-from medmir.index import build_index
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -110,8 +111,11 @@ def test_image_to_image_excludes_self_and_same_patient() -> None:
 def evaluated(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """The whole 400-image NIH sample, indexed with the tiny random model, then evaluated."""
     root = tmp_path_factory.mktemp("eval")
-    build_index(NIH_SAMPLE / "images", NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz", tiny_pack, root / "b",
-                progress=False, workers=2)  # fmt: skip
+    build_index(
+        IndexOptions(
+            NIH_SAMPLE / "images", NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz", tiny_pack, root / "b", workers=2
+        )
+    )
     return root / "b", evaluate(root / "b", tiny_pack, n_boot=300, seed=1)
 
 
@@ -226,7 +230,7 @@ def test_evaluate_refuses_another_pack_and_unlabelled_bundles(evaluated, full_pa
     for name in sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:3]:
         shutil.copy(NIH_SAMPLE / "images" / name, src / name)
     (tmp_path / "l.csv").write_text("filename,labels\n" + "".join(f"{p.name},\n" for p in src.iterdir()))
-    build_index(src, tmp_path / "l.csv", tiny_pack, tmp_path / "b", progress=False, workers=1)
+    build_index(IndexOptions(src, tmp_path / "l.csv", tiny_pack, tmp_path / "b", workers=1))
     with pytest.raises(MedmirError, match="carry no labels"):
         evaluate(tmp_path / "b", tiny_pack, report=False)
 
@@ -275,7 +279,7 @@ def test_evaluate_a_users_own_labels(tiny_pack: Path, tmp_path: Path) -> None:
     labels = ["Rib_Fracture" if i % 3 == 0 else "Normal" for i in range(len(names))]
     rows = "".join(f"{n},{lab}\n" for n, lab in zip(names, labels, strict=True))
     (tmp_path / "l.csv").write_text("filename,labels\n" + rows)
-    build_index(src, tmp_path / "l.csv", tiny_pack, tmp_path / "b", progress=False, workers=1)
+    build_index(IndexOptions(src, tmp_path / "l.csv", tiny_pack, tmp_path / "b", workers=1))
     m = evaluate(tmp_path / "b", tiny_pack, n_boot=50, report=False)
     assert m["queries"]["source"] == "built-in"
     assert m["queries"]["labels_from_templates"] == ["Normal", "Rib_Fracture"]

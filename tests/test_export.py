@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.model.checkpoint import load_clip, resolve_source
 from medmir.model.manifest import local_checkpoint
 from medmir.model.pack import ModelPack, check_pack

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from medmir.fsutil import atomic_write_bytes, staging_dir
+from medmir.core.fsutil import atomic_write_bytes, staging_dir
 
 
 def test_staging_dir_replaces_only_on_success(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from conftest import NIH_SAMPLE, ROOT
 
 from benchmarks.gpu_index import _png_with_text
-from medmir.images import load_image
+from medmir.imaging.decode import load_image
 
 FIGURES = (
     "gpu_only",

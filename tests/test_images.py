@@ -20,8 +20,8 @@ import pytest
 from conftest import BIOMEDCLIP, NIH_SAMPLE
 from PIL import Image
 
-from medmir.errors import MedmirError
-from medmir.images import (
+from medmir.core.errors import MedmirError
+from medmir.imaging.decode import (
     MAX_ASPECT,
     MAX_PIXELS,
     MAX_SIDE,
@@ -307,8 +307,9 @@ def test_preprocess_refuses_elongated_images_it_is_given() -> None:
 
 def test_index_skips_and_search_refuses_oversized_images(tiny_pack: Path, tmp_path: Path) -> None:
     from medmir.bundle.read import Bundle
-    from medmir.index import build_index
-    from medmir.process import process_images
+    from medmir.imaging.thumbnails import process_images
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
 
     src = tmp_path / "imgs"
     src.mkdir()
@@ -326,7 +327,7 @@ def test_index_skips_and_search_refuses_oversized_images(tiny_pack: Path, tmp_pa
     labels = tmp_path / "l.csv"
     labels.write_text("filename,labels\n" + "".join(f"{n},X\n" for n in ["normal.png", *bad]), encoding="utf-8")
     out = tmp_path / "bundle"
-    irep = build_index(src, labels, tiny_pack, out, progress=False, workers=1)
+    irep = build_index(IndexOptions(src, labels, tiny_pack, out, workers=1))
     assert irep.count == 1 and [m["filename"] for m in Bundle.open(out).metadata] == ["normal.png"]
     skipped = {Path(what).name: why for what, why in irep.skipped.items}
     assert set(skipped) == set(bad) and all(bad[n] in skipped[n] for n in bad)

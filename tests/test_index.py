@@ -21,10 +21,11 @@ from medmir.bundle.neighbors import nearest_neighbors, top_k, top_k_rows
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
 from medmir.bundle.write import fallback_queries
+from medmir.core.errors import MedmirError
 from medmir.data.subset import select
-from medmir.errors import MedmirError
-from medmir.images import load_image, preprocess_for_model
-from medmir.index import build_index
+from medmir.imaging.decode import load_image, preprocess_for_model
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 from medmir.model.pack import ModelPack
 
 
@@ -50,8 +51,8 @@ def _mode(p: Path) -> str:
 @pytest.fixture(scope="module")
 def bundle(selection: Path, tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "b"
-    build_index(selection / "images", selection / "labels.csv", tiny_pack, out, neighbors=5,
-                cache_dir=out.parent / "cache", progress=False, workers=2, bundle_format=1)  # fmt: skip
+    build_index(IndexOptions(selection / "images", selection / "labels.csv", tiny_pack, out, neighbors=5,
+                cache_dir=out.parent / "cache", workers=2, bundle_format=1))  # fmt: skip
     return out
 
 
@@ -101,8 +102,8 @@ def test_fallback_recomputed_independently(bundle: Path, tiny_pack: Path) -> Non
 
 def test_rerun_embeds_nothing_new_then_only_the_new_image(bundle: Path, selection: Path, tiny_pack: Path) -> None:
     before = (bundle / "embeddings.bin").read_bytes()
-    rep = build_index(selection / "images", selection / "labels.csv", tiny_pack, bundle, neighbors=5,
-                      cache_dir=bundle.parent / "cache", progress=False, workers=2, bundle_format=1)  # fmt: skip
+    rep = build_index(IndexOptions(selection / "images", selection / "labels.csv", tiny_pack, bundle, neighbors=5,
+                      cache_dir=bundle.parent / "cache", workers=2, bundle_format=1))  # fmt: skip
     assert rep.embedded == 0 and rep.cached == rep.count
     assert (bundle / "embeddings.bin").read_bytes() == before
     extra = selection.parent / "plus"
@@ -111,8 +112,8 @@ def test_rerun_embeds_nothing_new_then_only_the_new_image(bundle: Path, selectio
     shutil.copy(new, extra / "images" / new.name)
     with (extra / "labels.csv").open("a") as f:
         f.write(f"{new.name},Nodule,Nodule,9,40,M,AP\n")
-    rep2 = build_index(extra / "images", extra / "labels.csv", tiny_pack, extra / "bundle", neighbors=5,
-                       cache_dir=bundle.parent / "cache", progress=False, workers=2)  # fmt: skip
+    rep2 = build_index(IndexOptions(extra / "images", extra / "labels.csv", tiny_pack, extra / "bundle", neighbors=5,
+                       cache_dir=bundle.parent / "cache", workers=2))  # fmt: skip
     assert rep2.embedded == 1 and rep2.cached == rep.count
 
 
@@ -187,13 +188,13 @@ def test_bad_images_are_reported_and_skipped(selection: Path, tiny_pack: Path, t
     trunc.write_bytes(trunc.read_bytes()[:5000])
     (src / "images" / names[2]).write_text("this is not a png")
     out = tmp_path / "bundle"
-    rep = build_index(src / "images", src / "labels.csv", tiny_pack, out, cache_dir=None, progress=False, workers=2)
+    rep = build_index(IndexOptions(src / "images", src / "labels.csv", tiny_pack, out, cache_dir=None, workers=2))
     skipped = {Path(what).name for what, _ in rep.skipped.items}
     assert skipped == {names[0], names[1], names[2]}
     assert rep.count == len(names) - 3
     verify_bundle(out)
     with pytest.raises(MedmirError, match=names[0].replace(".", r"\.")):
-        build_index(src / "images", src / "labels.csv", tiny_pack, out, strict=True, progress=False, workers=2)
+        build_index(IndexOptions(src / "images", src / "labels.csv", tiny_pack, out, strict=True, workers=2))
     verify_bundle(out)  # the failed strict run left the previous bundle as it was
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -206,7 +207,7 @@ def test_html_and_odd_file_names_stay_data(tiny_pack: Path, tmp_path: Path) -> N
     shutil.copy(NIH_SAMPLE / "images" / "00000284_000.png", src / "plain.png")
     (tmp_path / "l.csv").write_text(f'filename,labels\n"{odd}",<i>Label</i>\nplain.png,Other\n', encoding="utf-8")
     out = tmp_path / "b"
-    build_index(src, tmp_path / "l.csv", tiny_pack, out, progress=False, workers=1)
+    build_index(IndexOptions(src, tmp_path / "l.csv", tiny_pack, out, workers=1))
     b = Bundle.open(out)
     assert b.info["format_version"] == 2  # the default
     assert b.metadata[0]["filename"] == odd and b.metadata[0]["labels"] == ["<i>Label</i>"]
@@ -219,11 +220,11 @@ def test_no_usable_images_is_an_error_and_leaves_nothing(tiny_pack: Path, tmp_pa
     (src / "a.png").write_text("not an image")
     (tmp_path / "l.csv").write_text("filename,labels\na.png,X\n", encoding="utf-8")
     with pytest.raises(MedmirError, match="no image could be embedded"):
-        build_index(src, tmp_path / "l.csv", tiny_pack, tmp_path / "out", progress=False, workers=1)
+        build_index(IndexOptions(src, tmp_path / "l.csv", tiny_pack, tmp_path / "out", workers=1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "l.csv"]
     with pytest.raises(MedmirError, match="none of the images"):
         (tmp_path / "l.csv").write_text("filename,labels\nb.png,X\n", encoding="utf-8")
-        build_index(src, tmp_path / "l.csv", tiny_pack, tmp_path / "out", progress=False, workers=1)
+        build_index(IndexOptions(src, tmp_path / "l.csv", tiny_pack, tmp_path / "out", workers=1))
 
 
 def test_top_k_ties_and_blocks() -> None:

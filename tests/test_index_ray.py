@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from conftest import NIH_SAMPLE
 
-from medmir.index import build_index
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 
 pytest.importorskip("ray")
 RAY = Path(sys.executable).with_name("ray")
@@ -100,7 +101,7 @@ def local_run(
     """The local engine's bundle of the collection, and what it reported skipping (file -> why)."""
     images, labels = collection
     out = tmp_path_factory.mktemp("local") / "bundle"
-    rep = build_index(images, labels, tiny_pack, out, progress=False, workers=2)
+    rep = build_index(IndexOptions(images, labels, tiny_pack, out, workers=2))
     skipped = dict(rep.skipped.items)
     assert str(images / "truncated.png") in skipped
     return out, skipped
@@ -225,14 +226,16 @@ def test_the_torch_model_on_ray(
     address, env = cluster
     images, labels = collection
     opts = {"backend": "torch", "device": "cpu", "torch_dtype": "fp32", "checkpoint": tiny_checkpoint,
-            "progress": False, "batch_size": 4}  # fmt: skip
-    local = build_index(images, labels, tiny_pack, tmp_path / "local", workers=1, **opts)
+            "batch_size": 4}  # fmt: skip
+    local = build_index(IndexOptions(images, labels, tiny_pack, tmp_path / "local", workers=1, **opts))
     # in a process of its own: Ray reads its token settings when imported
     script = (
-        "import sys; from pathlib import Path; from medmir.index import build_index\n"
+        "import sys; from pathlib import Path; from medmir.index.run import build_index\n"
+        "from medmir.index.options import IndexOptions\n"
         "a = [Path(x) for x in sys.argv[1:6]]\n"
-        "r = build_index(a[0], a[1], a[2], a[3], engine='ray', ray_address=sys.argv[6], shards=a[4], backend='torch',"
-        " device='cpu', torch_dtype='fp32', checkpoint=Path(sys.argv[7]), progress=False, batch_size=4)\n"
+        "r = build_index(IndexOptions(a[0], a[1], a[2], a[3], engine='ray', ray_address=sys.argv[6], shards=a[4],"
+        " backend='torch',"
+        " device='cpu', torch_dtype='fp32', checkpoint=Path(sys.argv[7]), batch_size=4))\n"
         "print(r.embedded)\n"
     )
     args = [images, labels, tiny_pack, tmp_path / "ray", tmp_path / "shards", address, tiny_checkpoint]

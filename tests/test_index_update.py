@@ -16,9 +16,10 @@ from conftest import NIH_SAMPLE
 from medmir.bundle.neighbors import nearest_neighbors
 from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
-from medmir.errors import MedmirError
-from medmir.index import build_index
-from medmir.index_update import update_index
+from medmir.core.errors import MedmirError
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
+from medmir.index.update import update_index
 
 LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 
@@ -34,8 +35,8 @@ def bundle(names: list[str], tiny_pack: Path, tmp_path: Path) -> Path:
     (tmp_path / "imgs").mkdir()
     for n in names[:12]:
         shutil.copy(NIH_SAMPLE / "images" / n, tmp_path / "imgs" / n)
-    build_index(tmp_path / "imgs", LABELS, tiny_pack, tmp_path / "bundle", progress=False, workers=1, shard_rows=4,
-                thumbs_per_pack=4)  # fmt: skip
+    build_index(IndexOptions(tmp_path / "imgs", LABELS, tiny_pack, tmp_path / "bundle", workers=1, shard_rows=4,
+                thumbs_per_pack=4))  # fmt: skip
     return tmp_path / "bundle"
 
 
@@ -65,7 +66,7 @@ def test_a_withdrawn_patient_leaves_no_byte_behind(bundle: Path, tiny_pack: Path
     names = [before.metadata[i]["filename"].encode() for i in gone]
     kept = [i for i in range(before.count) if i not in gone]
     kept_rows = [(before.metadata[i]["filename"], before.embedding(i), before.thumbnail(i)) for i in kept]
-    rep = update_index(bundle, tiny_pack, remove={patient, one_file, "nobody-42"}, progress=False)
+    rep = update_index(bundle, tiny_pack, remove={patient, one_file, "nobody-42"})
     assert sorted(rep.removed) == sorted(n.decode() for n in names) and rep.unmatched == ["nobody-42"]
     assert rep.kept == before.count - len(gone) and rep.count == rep.kept and rep.embedded == 0
     verify_bundle(bundle)
@@ -86,7 +87,7 @@ def test_adding_embeds_only_the_new_images(bundle: Path, names: list[str], tiny_
     new.mkdir()
     for n in names[9:]:  # 3 already in the bundle, 3 new
         shutil.copy(NIH_SAMPLE / "images" / n, new / n)
-    rep = update_index(bundle, tiny_pack, images=new, labels=LABELS, progress=False)
+    rep = update_index(bundle, tiny_pack, images=new, labels=LABELS)
     assert rep.kept == 12 and rep.embedded == 3 and rep.count == 15
     assert sorted(what for what, why in rep.skipped.items if "already in the bundle" in why) == sorted(
         str(new / n) for n in names[9:12]
@@ -97,7 +98,7 @@ def test_adding_embeds_only_the_new_images(bundle: Path, names: list[str], tiny_
     assert all(after.metadata[i]["labels"] for i in range(15)), "labels of the added rows from the CSV"
     _neighbours_are_the_new_sets(after)
     fresh = tmp_path / "fresh"
-    build_index(new, LABELS, tiny_pack, fresh, progress=False, workers=1)
+    build_index(IndexOptions(new, LABELS, tiny_pack, fresh, workers=1))
     f = Bundle.open(fresh)
     for i, n in enumerate(names[12:], start=12):
         j = [m["filename"] for m in f.metadata].index(n)
@@ -120,5 +121,5 @@ def test_the_cli_and_its_refusals(bundle: Path, tiny_pack: Path, tmp_path: Path)
         assert done.returncode != 0 and msg in done.stderr and "Traceback" not in done.stderr
     everyone = {m["filename"] for m in Bundle.open(bundle).metadata}
     with pytest.raises(MedmirError, match="empty bundle"):
-        update_index(bundle, tiny_pack, remove=everyone, progress=False)
+        update_index(bundle, tiny_pack, remove=everyone)
     assert _all_bytes(bundle) == before, "a refused update changes nothing"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.evaluate import metrics as metrics_module
 from medmir.evaluate.baselines import expected_random, simulated_random_stats
 from medmir.evaluate.metrics import (

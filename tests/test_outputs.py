@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import BIOMEDCLIP, NIH_SAMPLE
 
-from medmir.cli import main
-from medmir.errors import MedmirError
-from medmir.fsutil import staging_dir
-from medmir.outputs import MARKER, check_output
+from medmir.cli.main import main
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import staging_dir
+from medmir.core.outputs import MARKER, check_output
 
 IMAGES = ("00000075_000.png", "00000284_000.png", "00000442_000.png")
 

@@ -1,4 +1,4 @@
-"""The committed web/test/fixtures/preprocess/*.json still describe what Pillow and medmir.images produce.
+"""The committed web/test/fixtures/preprocess/*.json still describe what Pillow and medmir.imaging.decode produce.
 
 web/test/preprocess.test.ts checks the browser's preprocessing against those files; this test regenerates them
 in memory (scripts/make_preprocess_fixtures.py) so a Pillow upgrade that changes BICUBIC output, or a change to
@@ -63,7 +63,7 @@ def test_fixture_matches_pillow_and_medmir(name: str, regenerated: dict[str, dic
     fresh = json.loads(json.dumps(fresh))
     diffs = _diff_keys(_comparable(committed), _comparable(fresh))
     assert not diffs, (
-        f"{name} drifted from Pillow / medmir.images output at {diffs[:10]}; if the change is intended, run "
+        f"{name} drifted from Pillow / medmir.imaging.decode output at {diffs[:10]}; if the change is intended, run "
         f"`.venv/bin/python {SCRIPT.relative_to(ROOT)}` and `cd web && npx vitest run test/preprocess.test.ts` "
         "(the browser port must then reproduce the new output)"
     )

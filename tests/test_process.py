@@ -12,10 +12,10 @@ import pytest
 from conftest import NIH_SAMPLE
 from PIL import Image
 
-from medmir.errors import MedmirError
-from medmir.images import ImageReadError
-from medmir.process import ProcessReport, process_images
-from medmir.process_cli import handler, register
+from medmir.cli.process import handler, register
+from medmir.core.errors import MedmirError
+from medmir.imaging.decode import ImageReadError
+from medmir.imaging.thumbnails import ProcessReport, process_images
 
 IMAGES = NIH_SAMPLE / "images"
 

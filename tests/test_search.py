@@ -13,8 +13,9 @@ from conftest import BIOMEDCLIP, NIH_SAMPLE
 
 import medmir
 from medmir.bundle.read import Bundle
-from medmir.errors import MedmirError
-from medmir.index import build_index
+from medmir.core.errors import MedmirError
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 from medmir.model.pack import ModelPack
 
 QUERY = "left pleural effusion"
@@ -28,7 +29,7 @@ def bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for n in names:
         shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
     (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},Effusion\n" for n in names))
-    build_index(root / "imgs", root / "l.csv", tiny_pack, root / "bundle", progress=False, workers=1)
+    build_index(IndexOptions(root / "imgs", root / "l.csv", tiny_pack, root / "bundle", workers=1))
     return root / "bundle"
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import NIH_SAMPLE
 
+from medmir.core.errors import MedmirError
 from medmir.data.generic import read_labels
 from medmir.data.nih import find_label_file, index_images, read_nih_labels
 from medmir.data.records import Record, Skipped, nih_label_names, parse_age
 from medmir.data.subset import balanced_subset, select
-from medmir.errors import MedmirError
 
 LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 IMAGES = NIH_SAMPLE / "images"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from medmir.site import make_server, parse_range
+from medmir.site.build import make_server, parse_range
 
 SECRET = "outside the site"
 
@@ -315,7 +315,7 @@ def test_parse_range_edges() -> None:
 def test_a_precompressed_sibling_is_served_to_gzip_clients(site: Path, port: int) -> None:
     import gzip
 
-    from medmir.precompress import write_gzip_siblings
+    from medmir.site.precompress import write_gzip_siblings
 
     body = b'{"rows": [' + b", ".join(b'"00000001_000.png"' for _ in range(5000)) + b"]}"
     (site / "meta.json").write_bytes(body)
@@ -335,7 +335,7 @@ def test_a_precompressed_sibling_is_served_to_gzip_clients(site: Path, port: int
 
 
 def test_parts_of_a_split_file_are_precompressed_by_its_type(tmp_path: Path) -> None:
-    from medmir.precompress import write_gzip_siblings
+    from medmir.site.precompress import write_gzip_siblings
 
     text = b'{"filename": "00000001_000.png"}, ' * 2000
     for name in ("meta.json.part-000", "meta.json.part-001", "thumbs-000.pack"):

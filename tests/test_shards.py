@@ -1,5 +1,5 @@
-"""The Ray engine's embedding shards (medmir.shards): kept whole, found again by source, damage set aside, and only
-in a folder that is empty or already a store of the same pack."""
+"""The Ray engine's embedding shards (medmir.index.shards): kept whole, found again by source, damage set aside, and
+only in a folder that is empty or already a store of the same pack."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medmir.errors import MedmirError
-from medmir.shards import Row, ShardStore, Source
+from medmir.core.errors import MedmirError
+from medmir.index.shards import Row, ShardStore, Source
 
 
 def _add(store: ShardStore, folder: Path, names: list[str]) -> list[Source]:

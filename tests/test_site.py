@@ -17,13 +17,14 @@ from conftest import BIOMEDCLIP, NIH_SAMPLE
 
 from medmir.bundle.format import INFO
 from medmir.bundle.verify import verify_bundle
-from medmir.cli import main
-from medmir.errors import MedmirError
+from medmir.cli.main import main
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_json, sha256_file
 from medmir.evaluate.run import evaluate
-from medmir.fsutil import atomic_write_json, sha256_file
-from medmir.index import build_index
+from medmir.index.options import IndexOptions
+from medmir.index.run import build_index
 from medmir.model.manifest import local_checkpoint
-from medmir.site import WEB_DIST, build_site, make_server
+from medmir.site.build import WEB_DIST, build_site, make_server
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def small_bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     for n in names:
         shutil.copy(NIH_SAMPLE / "images" / n, src / n)
     (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},Effusion\n" for n in names))
-    build_index(src, root / "l.csv", tiny_pack, root / "bundle", progress=False, workers=1, bundle_format=1)
+    build_index(IndexOptions(src, root / "l.csv", tiny_pack, root / "bundle", workers=1, bundle_format=1))
     return root / "bundle"
 
 
@@ -52,8 +53,8 @@ def v2_bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         shutil.copy(NIH_SAMPLE / "images" / n, src / n)
     (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},{('Effusion', 'Nodule')[i % 2]}\n"
                                                               for i, n in enumerate(names)))  # fmt: skip
-    build_index(src, root / "l.csv", tiny_pack, root / "bundle", progress=False, workers=1, bundle_format=2,
-                shard_rows=2, thumbs_per_pack=3)  # fmt: skip
+    build_index(IndexOptions(src, root / "l.csv", tiny_pack, root / "bundle", workers=1, bundle_format=2,
+                shard_rows=2, thumbs_per_pack=3))  # fmt: skip
     evaluate(root / "bundle", tiny_pack, n_boot=20, shuffles=5, report=False)
     return root / "bundle"
 
@@ -185,7 +186,7 @@ def test_site_publishes_no_local_path(app: Path, tmp_path_factory: pytest.TempPa
         shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
     (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},{('Effusion', 'Nodule')[i % 2]}\n"
                                                              for i, n in enumerate(names)))  # fmt: skip
-    build_index(root / "imgs", root / "l.csv", root / "pack", root / "bundle", progress=False, workers=1)
+    build_index(IndexOptions(root / "imgs", root / "l.csv", root / "pack", root / "bundle", workers=1))
     evaluate(root / "bundle", root / "pack", root / "report", n_boot=20, shuffles=5)
     web = WEB_DIST if (WEB_DIST / "index.html").is_file() else app  # the real app when it is built
     site = build_site(root / "bundle", root / "pack", root / "site", app=web).out
@@ -210,7 +211,7 @@ def test_site_refuses_a_pack_that_names_a_local_path(tiny_pack: Path, app: Path,
     name = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[0]
     shutil.copy(NIH_SAMPLE / "images" / name, src / name)
     (tmp_path / "l.csv").write_text(f"filename,labels\n{name},Effusion\n")
-    build_index(src, tmp_path / "l.csv", old, tmp_path / "bundle", progress=False, workers=1)
+    build_index(IndexOptions(src, tmp_path / "l.csv", old, tmp_path / "bundle", workers=1))
     with pytest.raises(MedmirError, match=r"records the local path '/home/someone/models/biomedclip'.*export"):
         build_site(tmp_path / "bundle", old, tmp_path / "site", app=app)
     assert not (tmp_path / "site").exists()
@@ -240,7 +241,7 @@ def test_serve_headers_and_mime(small_bundle: Path, tiny_pack: Path, app: Path, 
 
 
 def test_large_files_are_published_in_parts(v2_bundle: Path, tiny_pack: Path, app: Path, tmp_path: Path) -> None:
-    from medmir.parts import PARTS_FILE, join_parts
+    from medmir.site.parts import PARTS_FILE, join_parts
 
     limit = 20_000  # the tiny pack's models and the bundle's packs exceed it: several files split
     site = build_site(v2_bundle, tiny_pack, tmp_path / "site", app=app, part_bytes=limit).out

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import BIOMEDCLIP, FIXTURES
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.model.tokenizer import WordPieceTokenizer, clean_text, load_vocab
 
 GOLDEN = json.loads((FIXTURES / "tokenizer_golden.json").read_text(encoding="utf-8"))

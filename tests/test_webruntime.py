@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.model import webruntime
 from medmir.model.pack import ModelPack
 

@@ -99,7 +99,7 @@ def test_watch_parent_without_the_kernel_signal(tmp_path: Path) -> None:
     # whatever process adopted it instead
     ready = tmp_path / "watching"
     grandchild = (
-        "import os, threading, time\nfrom pathlib import Path\nfrom medmir.workers import watch_parent\n"
+        "import os, threading, time\nfrom pathlib import Path\nfrom medmir.core.workers import watch_parent\n"
         "threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()\n"
         f"Path({str(ready)!r}).touch()\ntime.sleep(120)\n"
     )

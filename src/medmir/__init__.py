@@ -1,8 +1,8 @@
 """medmir: private medical image retrieval with BiomedCLIP, from an offline pipeline to a static site."""
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING, Any
+
+from medmir.core._version import __version__
 
 if TYPE_CHECKING:
     from medmir.api import Collection, Filters, Result

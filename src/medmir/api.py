@@ -14,7 +14,7 @@ the bundle's own rows by the contract's score (version 2: `scales[i] x (codes[i]
 rows, docs/FORMAT.md; the browser finds its candidates with an int16 SIMD pass, then scores them by this rule).
 Opening is lazy where the format allows: version 1 embeddings are memory-mapped, version 2 metadata rows are built
 only for the rows a search returns, and a model session is created on the first query that needs it (or, for text,
-started while the bundle is opened). Bundles and packs are verified once until a file changes (medmir.verified).
+started while the bundle is opened). Bundles and packs are verified once until a file changes (medmir.core.verified).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 
 from medmir.bundle.bands import BandKind, band
 from medmir.bundle.read import Bundle
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.model.pack import ModelPack, Precision, check_indexed_with
 
 Query = str | Path | np.ndarray | int
@@ -114,7 +114,7 @@ class Collection:
         """float32 [dim]: an image file (PNG, JPEG, ...) or an array (H x W grey or H x W x 3 RGB, uint8)."""
         from PIL import Image
 
-        from medmir.images import load_image, preprocess_for_model
+        from medmir.imaging.decode import load_image, preprocess_for_model
 
         if isinstance(image, np.ndarray):
             if image.ndim not in (2, 3) or image.dtype != np.uint8:
@@ -283,7 +283,7 @@ def open(
 ) -> Collection:
     """Opens a bundle and the model pack it was indexed with. `verify`: the checks of `medmir verify` (sizes and
     sha256 of every file, every row) and of the pack's checksums, once for files that have not changed since
-    (medmir.verified); `allow_other_model`: a pack of the same width that did not index it (scores are then
+    (medmir.core.verified); `allow_other_model`: a pack of the same width that did not index it (scores are then
     meaningless); `start_text`: start the text model now, so it is ready by the first text query (the browser's
     runtime takes about a second to start; False for image-only use)."""
     p = ModelPack.open(Path(pack), verify=verify)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT
+from medmir.core.errors import MedmirError
 from medmir.data.dicom_source import is_dicom_folder
 from medmir.data.subset import DicomSettings
-from medmir.errors import MedmirError
 from medmir.model.pack import Precision
 
 RANDOM_MODEL = "random-biomedclip"
@@ -108,9 +108,10 @@ def build(
     from medmir.bundle.write import RANDOM_WARNING
     from medmir.data.nih import find_label_file
     from medmir.data.subset import select
-    from medmir.index import build_index
+    from medmir.imaging.thumbnails import process_images
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
     from medmir.model.pack import ModelPack
-    from medmir.process import process_images
 
     work = out / "work"
     if model == RANDOM_MODEL:
@@ -132,15 +133,17 @@ def build(
     log(proc.summary())
     log(f"index: embedding with {pack_dir} ({precision} vision), bundle format {bundle_format}")
     rep = build_index(
-        work / "selected" / "images",
-        work / "selected" / "labels.csv",
-        pack_dir,
-        out / "bundle",
-        precision=precision,
-        thumbnails=work / "thumbnails",
-        cache_dir=work / "cache",
-        workers=workers,
-        bundle_format=bundle_format,
+        IndexOptions(
+            work / "selected" / "images",
+            work / "selected" / "labels.csv",
+            pack_dir,
+            out / "bundle",
+            precision=precision,
+            thumbnails=work / "thumbnails",
+            cache_dir=work / "cache",
+            workers=workers,
+            bundle_format=bundle_format,
+        )
     )
     log(rep.summary())
     if any(r.labels for r in sel.selected):
@@ -149,7 +152,7 @@ def build(
         log("evaluate: skipped, the images carry no labels (give a labels CSV to measure retrieval)")
     site = None
     if app is not None:
-        from medmir.site import build_site
+        from medmir.site.build import build_site
 
         rep_site = build_site(out / "bundle", pack_dir, out / "site", app=app, force=force)
         site = rep_site.out

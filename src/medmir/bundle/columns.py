@@ -14,8 +14,8 @@ from typing import Any, overload
 import numpy as np
 
 from medmir.bundle.format import FORMAT_NAME, IMAGES, thumbnail_name
+from medmir.core.errors import MedmirError
 from medmir.data.records import Record, facet_names
-from medmir.errors import MedmirError
 
 TABLES = ("labels", "patients", "sex", "view")
 COLUMNS = ("filename", "labels", "primary_label", "patient", "age", "sex", "view")

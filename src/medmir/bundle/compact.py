@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medmir.bundle.neighbors import top_k, top_k_rows
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 
 @dataclass(frozen=True)

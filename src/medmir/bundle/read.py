@@ -32,7 +32,7 @@ from medmir.bundle.format import (
     thumb_pack,
 )
 from medmir.bundle.neighbors import top_k_rows
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 
 def read_json_file(path: Path) -> Any:

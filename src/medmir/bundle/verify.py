@@ -30,10 +30,10 @@ from medmir.bundle.format import (
     thumbnail_name,
 )
 from medmir.bundle.read import read_info, read_int8_rows, read_json_file, read_neighbor_shards
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import sha256_file
+from medmir.core.verified import check_once
 from medmir.data.records import check_filename
-from medmir.errors import MedmirError
-from medmir.fsutil import sha256_file
-from medmir.verified import check_once
 
 # int8 rounding moves a unit row's norm by far less than this; more is damage
 INT8_NORM_TOLERANCE = 1e-2
@@ -292,5 +292,5 @@ def _checked_files(bundle: Path) -> list[Path]:
 
 def verify_once(bundle: Path) -> None:
     """`verify_bundle` (thumbnails aside), unless this bundle passed it before and no file it reads has changed
-    since (medmir.verified). `medmir verify` always checks everything."""
+    since (medmir.core.verified). `medmir verify` always checks everything."""
     check_once("bundle", bundle, _checked_files(bundle), lambda: verify_bundle(bundle, thumbnails=False))

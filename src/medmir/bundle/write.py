@@ -2,7 +2,7 @@
 
 Rows arrive one by one (record, unit vector, thumbnail); `finish` derives what needs all rows (neighbours, the
 fallback results, metadata, the score bands) and writes index_info.json last, vouching for every file. The writer
-works in a folder the caller owns (a staging folder that is renamed into place, see `medmir.fsutil.staging_dir`).
+works in a folder the caller owns (a staging folder that is renamed into place, see `medmir.core.fsutil.staging_dir`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from medmir import __version__
 from medmir.bundle import columns
 from medmir.bundle.bands import score_bands
 from medmir.bundle.compact import Int8Rows
@@ -45,9 +44,10 @@ from medmir.bundle.format import (
 )
 from medmir.bundle.neighbors import neighbor_graph, top_k
 from medmir.bundle.read import read_json_file
+from medmir.core._version import __version__
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from medmir.data.records import Record
-from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_bytes, atomic_write_json, sha256_file
 from medmir.model.pack import ModelPack, Precision
 
 RANDOM_WARNING = "random weights: results are meaningless"

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from medmir import dicom
+from medmir.core.errors import MedmirError
 from medmir.data.records import Record, Skipped, read_csv_rows, split_labels
-from medmir.errors import MedmirError
+from medmir.imaging import dicom
 
 SALT_ENV = "MEDMIR_SALT"
 DEFAULT_SALT_FILE = Path.home() / ".config" / "medmir" / "dicom-salt"
@@ -237,8 +237,8 @@ def write_images(
     items: list[DicomImage], out: Path, *, workers: int | None = None, progress: bool = False
 ) -> Iterator[tuple[DicomImage, str | None]]:
     """Decode and write every item (in a pool of spawned processes when `workers` > 1); yields (item, failure)."""
-    from medmir.index import progress_bar
-    from medmir.workers import spawn_pool
+    from medmir.core.workers import spawn_pool
+    from medmir.index.run import progress_bar
 
     n = min(workers or os.cpu_count() or 1, max(1, len(items)))
     with progress_bar(progress) as bar:
@@ -267,7 +267,7 @@ def write_image(item: DicomImage, out: Path) -> None:
     """Decode `item`'s frame and write it as a PNG with no text chunks (grey when the pixels are grey)."""
     from PIL import Image
 
-    from medmir.fsutil import atomic_write_bytes
+    from medmir.core.fsutil import atomic_write_bytes
 
     pixels = dicom.load(item.source, item.source.read_bytes(), item.frame)
     grey = bool((pixels[:, :, 0] == pixels[:, :, 1]).all() and (pixels[:, :, 1] == pixels[:, :, 2]).all())

@@ -41,9 +41,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from medmir import __version__
-from medmir.errors import MedmirError
-from medmir.fsutil import staging_dir
+from medmir.core._version import __version__
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import staging_dir
 
 N_ARCHIVES = 12
 CHUNK = 1 << 20

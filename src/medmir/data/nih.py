@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medmir.core.errors import MedmirError
 from medmir.data.records import Record, Skipped, check_filename, nih_label_names, parse_age, read_csv_rows
-from medmir.errors import MedmirError
 
 NIH_COLUMNS = ("Image Index", "Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position")
 LABEL_FILES = ("Data_Entry_2017_v2020.csv", "Data_Entry_2017.csv")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_bytes
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_bytes
 
 LABELS_COLUMNS = ("filename", "labels", "primary_label", "patient_id", "age", "sex", "view_position")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")

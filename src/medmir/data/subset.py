@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import staging_dir
 from medmir.data.dicom_source import DicomImage, is_dicom_folder
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
 from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped, write_labels_csv
-from medmir.errors import MedmirError
-from medmir.fsutil import staging_dir
 
 
 @dataclass

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.evaluate.metrics import KS, check_k, dcg_discounts, metric_names, metrics_from_ranked
 
 

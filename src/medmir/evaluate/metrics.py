@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 KS: tuple[int, ...] = (1, 5, 10, 20)
 AT_K_FAMILIES: tuple[str, ...] = ("hit", "precision", "recall", "map", "ndcg")

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from medmir.fsutil import atomic_write_bytes
+from medmir.core.fsutil import atomic_write_bytes
 
 
 def _fmt(f: dict[str, Any]) -> str:

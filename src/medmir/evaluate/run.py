@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from medmir import __version__
 from medmir.bundle.read import Bundle
 from medmir.bundle.write import register_files
-from medmir.errors import MedmirError
+from medmir.core._version import __version__
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_json
 from medmir.evaluate.baselines import expected_random
 from medmir.evaluate.hardcases import confusion_matrix, hard_cases
 from medmir.evaluate.image2image import I2I_METRICS, cbir_figures, image_to_image
@@ -23,7 +24,6 @@ from medmir.evaluate.metrics import KS, METRIC_DOCS, aggregate, check_inputs, pe
 from medmir.evaluate.stats import bootstrap_cis
 from medmir.evaluate.tiers import TIER_DOCS, TIERS, Query, build_tiers, queries_for, read_queries, semantic_groups
 from medmir.evaluate.zeroshot import zero_shot_auc
-from medmir.fsutil import atomic_write_json
 from medmir.model.pack import ModelPack, Precision, check_indexed_with
 
 METRICS_FILE = "metrics.json"

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 from medmir.evaluate.metrics import NOT_AVERAGED
 
 # Rows of the (n_boot x n) index matrix drawn at once: bounds memory to ~32 MB of int64 for any number of queries.

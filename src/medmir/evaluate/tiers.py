@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 TIERS = ("strict", "adjusted", "semantic")
 TIER_DOCS = {

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from medmir.errors import MedmirError
-from medmir.fsutil import sha256_file
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import sha256_file
 from medmir.model.config import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
@@ -172,7 +172,7 @@ def init_random(
     `size="full"` uses the config in `config_dir` (real shapes and compute); `size="tiny"` uses the tiny
     definition of the same family with `config_dir`'s tokenizer files and preprocessing.
     """
-    from medmir.fsutil import staging_dir
+    from medmir.core.fsutil import staging_dir
     from medmir.model.config import parse_config
 
     cfg = load_config(config_dir)

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 CONFIG_FILE = "open_clip_config.json"
 CHECKPOINT_FILE = "open_clip_pytorch_model.bin"

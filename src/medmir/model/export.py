@@ -19,9 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medmir import __version__
-from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_json, sha256_file, staging_dir
+from medmir.core._version import __version__
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_json, sha256_file, staging_dir
 from medmir.model.checkpoint import Source, count_parameters, load_clip, resolve_source
 from medmir.model.config import CHECKPOINT_FILE, ClipConfig, definition_for_text_backbone
 from medmir.model.manifest import (
@@ -33,9 +33,9 @@ from medmir.model.manifest import (
     tokenizer_manifest,
     write_local_source,
 )
+from medmir.model.probes import probe_images, probe_texts
 from medmir.model.quantize import quantize_int8
 from medmir.model.tokenizer import TokenizerSpec, WordPieceTokenizer, load_vocab
-from medmir.probes import probe_images, probe_texts
 
 OPSET = 17
 Log = Callable[[str], None]

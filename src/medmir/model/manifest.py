@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_json, sha256_file
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_json, sha256_file
 from medmir.model.config import read_json
 from medmir.model.tokenizer import TokenizerSpec, WordPieceTokenizer
 

@@ -12,8 +12,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import onnxruntime as ort
 
-from medmir.errors import MedmirError
-from medmir.fsutil import sha256_file
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import sha256_file
+from medmir.core.verified import check_once
 from medmir.model.manifest import (
     LEGACY_INT8,
     MANIFEST_FILE,
@@ -22,11 +23,10 @@ from medmir.model.manifest import (
     spec_from_manifest,
     verify_files,
 )
+from medmir.model.probes import probe_images, probe_texts
 from medmir.model.quantize import integer_weight_types
 from medmir.model.tokenizer import WordPieceTokenizer, load_vocab
 from medmir.model.webruntime import WebEncoder, resolve_runtime, web_runtime_version
-from medmir.probes import probe_images, probe_texts
-from medmir.verified import check_once
 
 Precision = Literal["fp32", "int8"]
 Tower = Literal["text", "vision"]
@@ -51,7 +51,7 @@ class ModelPack:
     ) -> ModelPack:
         manifest = read_manifest(pack_dir)
         if verify:
-            # once until a file changes (medmir.verified): hashing a 1 GB pack took most of a one-query search
+            # once until a file changes (medmir.core.verified): hashing a 1 GB pack took most of a one-query search
             listed = [pack_dir / name for name in (MANIFEST_FILE, *manifest["files"]) if Path(name).name == name]
             check_once("pack", pack_dir, [p for p in listed if p.is_file()], lambda: verify_files(pack_dir, manifest))
         if is_legacy_int8(manifest):

@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 
 def _rowwise_int8_gathers(model: onnx.ModelProto, min_rows: int = 2) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import ftfy
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 # Rust's char::is_whitespace (Unicode White_Space); Python's str.isspace differs (it includes U+001C..U+001F).
 _WHITE_SPACE = frozenset(

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medmir.errors import MedmirError
-from medmir.paths import WEB_DIR
+from medmir.core.errors import MedmirError
+from medmir.site.paths import WEB_DIR
 
 SCRIPT = WEB_DIR / "scripts" / "embed.mjs"
 ORT_WEB = WEB_DIR / "node_modules" / "onnxruntime-web" / "package.json"

@@ -1,7 +1,7 @@
 """Batched image encoding in PyTorch (a CUDA GPU, or the CPU for tests): the `medmir index --device cuda` backend.
 
-Same contract as `medmir.embed.embed_images`: one `Embedded` per path, in input order, errors as entries (never
-a crash), the same SQLite cache (under its own key). The vision tower is the one of the checkpoint the pack was
+Same contract as `medmir.index.embed.onnx.embed_images`: one `Embedded` per path, in input order, errors as entries
+(never a crash), the same SQLite cache (under its own key). The vision tower is the one of the checkpoint the pack was
 exported from (its sha256 checked against the manifest), run in bf16 by default.
 
 A GPU embeds ViT-B/16 far faster (~8,000 images/s) than PNG decoding runs (~70 images/s per core), so decoding is
@@ -31,10 +31,10 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
-from medmir.embed import Embedded, cached_vectors
-from medmir.embedcache import EmbeddingCache
-from medmir.errors import MedmirError
-from medmir.fsutil import sha256_file
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import sha256_file
+from medmir.index.cache import EmbeddingCache
+from medmir.index.embed.onnx import Embedded, cached_vectors
 from medmir.model.pack import ModelPack
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def spec_from_checkpoint(folder: Path) -> dict[str, Any]:
 
 
 def _spec_tensors(spec: Mapping[str, Any]) -> tuple[int, torch.Tensor, torch.Tensor]:
-    from medmir.images import _spec_fields
+    from medmir.imaging.decode import _spec_fields
 
     size, mean, std = _spec_fields(spec)  # validated exactly as the exact path validates it
     return size, torch.from_numpy(mean)[None], torch.from_numpy(std)[None]
@@ -278,7 +278,7 @@ def _decode_gray(data: bytes) -> Image.Image | None:
 
     Any doubt (other modes, damage, oversize) returns None: `load_image` then decides, with its error messages.
     """
-    from medmir.images import INT_MODES, int_to_uint8, size_problem
+    from medmir.imaging.decode import INT_MODES, int_to_uint8, size_problem
 
     try:
         with warnings.catch_warnings():
@@ -319,7 +319,7 @@ class ImageFiles(Dataset[ImageMeta | tuple[ImageMeta, np.ndarray, str]]):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> ImageMeta | tuple[ImageMeta, np.ndarray, str]:
-        from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail, preprocess_for_model
+        from medmir.imaging.decode import ImageReadError, encode_webp, load_image, make_thumbnail, preprocess_for_model
 
         path = Path(self.paths[i])
         try:
@@ -418,7 +418,7 @@ def embed_images_torch(
     preprocess: PreprocessMode = "exact",
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[Embedded]:
-    """Yield one Embedded per path, in input order (the contract of `medmir.embed.embed_images`)."""
+    """Yield one Embedded per path, in input order (the contract of `medmir.index.embed.onnx.embed_images`)."""
     if batch_size < 1:
         raise MedmirError(f"--batch-size must be at least 1, got {batch_size}")
     workers = default_workers() if workers is None else workers

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 PREAMBLE = 128
@@ -47,7 +47,7 @@ def is_dicom(path: Path, head: bytes) -> bool:
 
 
 def _error(path: Path | str, reason: str) -> MedmirError:
-    from medmir.images import ImageReadError  # images imports this module to decode DICOM
+    from medmir.imaging.decode import ImageReadError  # images imports this module to decode DICOM
 
     return ImageReadError(path, reason)
 
@@ -117,7 +117,7 @@ def middle_frame(frames: int) -> int:
 
 def load(path: Path | str, data: bytes, frame: int | None = None) -> np.ndarray:
     """uint8 [rows, columns, 3] of a DICOM file's bytes; the size rule is checked before pixels are decoded."""
-    from medmir.images import size_problem
+    from medmir.imaging.decode import size_problem
 
     ds = read(path, data)
     info = frame_info(ds, path)

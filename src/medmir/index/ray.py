@@ -1,11 +1,11 @@
 """The Ray engine of the index stage (`medmir index --engine ray`): a Ray Data pipeline, on a local Ray or a cluster.
 
-    image paths -> decode + preprocess (+ thumbnail): medmir.embed.prepare_image, as the local engine
+    image paths -> decode + preprocess (+ thumbnail): medmir.index.embed.onnx.prepare_image, as the local engine
                 -> embed: a pool of actors, each holding the pack's ONNX vision model (onnxruntime, one thread;
                    on CPUs Ray fuses the two steps into the actors, so pixels never cross the object store)
-                -> shards on the driver (medmir.shards, keyed by image sha256, one per finished batch)
+                -> shards on the driver (medmir.index.shards, keyed by image sha256, one per finished batch)
 
-then `medmir.index` writes the bundle from the shards with the one bundle writer, in the labels' order, exactly as
+then `medmir.index.run` writes the bundle from the shards with the one bundle writer, in the labels' order, exactly as
 the local engine does. Ray retries a task or restarts an actor whose worker died; a run stopped whole resumes from
 its shards (only images no shard holds are embedded). Workers read the images by path: on a cluster, the images
 must be where every node sees them at the same path (a shared file system).
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from medmir.embed import Embedded, prepare_image
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
+from medmir.index.embed.onnx import Embedded, prepare_image
+from medmir.index.shards import Row, ShardStore, Source
 from medmir.model.pack import ModelPack, Precision
-from medmir.shards import Row, ShardStore, Source
 
 DECODE_BATCH = 8
 
@@ -88,7 +88,7 @@ class _TorchEmbed(_Actor):
     DTYPE = "bf16"
 
     def __init__(self) -> None:
-        from medmir.embed_torch import TorchEncoder
+        from medmir.index.embed.torch import TorchEncoder
 
         ckpt = Path(self.CHECKPOINT) if self.CHECKPOINT else None
         if not self.PACK_DIR and ckpt is not None:  # a checkpoint alone (benchmarks/gpu_index.py)

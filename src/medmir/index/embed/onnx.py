@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from medmir.embedcache import EmbeddingCache
-from medmir.errors import MedmirError
-from medmir.fsutil import sha256_file
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import sha256_file
+from medmir.core.workers import spawn_pool
+from medmir.index.cache import EmbeddingCache
 from medmir.model.pack import ModelPack, Precision
-from medmir.workers import spawn_pool
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Prepared:
 
 def prepare_image(index: int, path: str, spec: dict[str, Any], cached: bool, thumb: bool) -> Prepared:
     """Read, hash, decode and preprocess one image (in a pool worker); errors come back in the result."""
-    from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail, preprocess_for_model
+    from medmir.imaging.decode import ImageReadError, encode_webp, load_image, make_thumbnail, preprocess_for_model
 
     try:
         data = Path(path).read_bytes()

@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from medmir import __version__
 from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, READABLE_VERSIONS
-from medmir.errors import MedmirError
+from medmir.cli.common import progress_bar
+from medmir.core._version import __version__
+from medmir.core.errors import MedmirError
 from medmir.model.webruntime import RUNTIME_ENV, RUNTIMES
-from medmir.paths import WEB_DIST
+from medmir.site.paths import WEB_DIST
 
 err = Console(stderr=True, highlight=False)
 Handler = Callable[[argparse.Namespace], int]
@@ -159,15 +160,16 @@ def _print_skipped(items: list[tuple[str, str]], limit: int = 20) -> None:
 
 
 def _update(a: argparse.Namespace) -> int:
-    from medmir.embed import check_workers
-    from medmir.index_update import read_removals, update_index
+    from medmir.index.embed.onnx import check_workers
+    from medmir.index.update import read_removals, update_index
 
     if a.out is not None:
         raise MedmirError("--update changes BUNDLE in place: leave out --out")
-    rep = update_index(a.update, a.model, images=a.images, labels=a.labels,
-                       remove=read_removals(a.remove) if a.remove else None, cache_dir=a.cache,
-                       workers=check_workers(a.workers), batch_size=a.batch_size, engine=a.engine,
-                       ray_address=a.address, shards=a.shards, progress=_progress_enabled(), force=a.force)  # fmt: skip
+    removals = read_removals(a.remove) if a.remove else None
+    with progress_bar() as bar:
+        rep = update_index(a.update, a.model, images=a.images, labels=a.labels, remove=removals, cache_dir=a.cache,
+                           workers=check_workers(a.workers), batch_size=a.batch_size, engine=a.engine,
+                           ray_address=a.address, shards=a.shards, force=a.force, on_progress=bar)  # fmt: skip
     err.print(escape(rep.summary()))
     for name in rep.unmatched:
         err.print(f"  --remove {escape(name)}: no row has this file name or patient id", soft_wrap=True)
@@ -177,8 +179,9 @@ def _update(a: argparse.Namespace) -> int:
 
 def _index(a: argparse.Namespace) -> int:
     from medmir.bundle.write import RANDOM_WARNING
-    from medmir.embed import check_workers
-    from medmir.index import build_index
+    from medmir.index.embed.onnx import check_workers
+    from medmir.index.options import IndexOptions
+    from medmir.index.run import build_index
 
     if a.update is not None:
         return _update(a)
@@ -187,7 +190,7 @@ def _index(a: argparse.Namespace) -> int:
         raise MedmirError(f"medmir index needs {', '.join(missing)} (or --update BUNDLE)")
     if a.remove is not None:
         raise MedmirError("--remove goes with --update BUNDLE")
-    rep = build_index(
+    o = IndexOptions(
         a.images,
         a.labels,
         a.model,
@@ -199,7 +202,6 @@ def _index(a: argparse.Namespace) -> int:
         batch_size=a.batch_size,
         workers=check_workers(a.workers),
         strict=a.strict,
-        progress=_progress_enabled(),
         device=a.device,
         torch_dtype=a.dtype,
         preprocess_mode=a.preprocess,
@@ -210,6 +212,8 @@ def _index(a: argparse.Namespace) -> int:
         ray_address=a.address,
         shards=a.shards,
     )
+    with progress_bar() as bar:
+        rep = build_index(o, on_progress=bar)
     err.print(escape(rep.summary()))
     _print_skipped(rep.skipped.items)
     from medmir.bundle.read import read_info
@@ -228,7 +232,7 @@ def _search(a: argparse.Namespace) -> int:
         raise MedmirError("give a query TEXT, --image PATH or --queries FILE (one of them)")
     queries = None
     if a.queries is not None:
-        from medmir.batch import read_queries
+        from medmir.cli.search import read_queries
 
         queries = read_queries(a.queries)  # a bad file is named before the bundle is opened
     col = open_collection(a.bundle, a.model, verify=not a.no_verify, precision=a.precision,
@@ -273,7 +277,7 @@ def _indexed_with(col: Any) -> bool:
 
 def _search_many(col: Any, queries: list[str], a: argparse.Namespace, filters: Any) -> int:
     """--queries FILE: one query a line, or a CSV with a `query` column; JSON lines (default) or CSV out."""
-    from medmir.batch import write_results
+    from medmir.cli.search import write_results
 
     with Progress(*Progress.get_default_columns(), console=err, transient=True) as bar:
         task = bar.add_task("searching", total=len(queries))
@@ -330,7 +334,7 @@ def _evaluate(a: argparse.Namespace) -> int:
 
 
 def _site(a: argparse.Namespace) -> int:
-    from medmir.site import build_site
+    from medmir.site.build import build_site
 
     rep = build_site(a.bundle, a.model, a.out, app=a.app, force=a.force)
     err.print(f"site: {escape(str(rep.out))} ({rep.files} files, {rep.total_bytes / 1e6:.1f} MB in all)")
@@ -340,7 +344,7 @@ def _site(a: argparse.Namespace) -> int:
 def _serve(a: argparse.Namespace) -> int:
     import ipaddress
 
-    from medmir.site import make_server
+    from medmir.site.build import make_server
 
     server = make_server(a.site, a.host, a.port)
     host, port = server.server_address[:2]
@@ -361,7 +365,7 @@ def _serve(a: argparse.Namespace) -> int:
 
 def _build(a: argparse.Namespace) -> int:
     from medmir.build import build, resolve_inputs
-    from medmir.embed import check_workers
+    from medmir.index.embed.onnx import check_workers
 
     data, model = resolve_inputs(a.data, a.model)
     res = build(
@@ -451,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="fetch source data")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    from medmir.data import download_cli
+    from medmir.cli import data as download_cli
 
     download_cli.register(dsub)
 
@@ -469,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dicom_options(se)
     se.set_defaults(fn=_select)
 
-    from medmir import process_cli
+    from medmir.cli import process as process_cli
 
     process_cli.register(sub)
 

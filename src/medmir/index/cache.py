@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medmir.errors import MedmirError
-from medmir.fsutil import sha256_file
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import sha256_file
 from medmir.model.manifest import MANIFEST_FILE
 from medmir.model.pack import ModelPack, Precision
 

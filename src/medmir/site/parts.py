@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medmir.fsutil import atomic_write_json
+from medmir.core.fsutil import atomic_write_json
 
 PARTS_FILE = "parts.json"
 PART_BYTES = 20 * 1024 * 1024  # under 25 MB with room to spare, MB or MiB

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from medmir.fsutil import atomic_write_json
+from medmir.core.fsutil import atomic_write_json
 
 VERIFIED_ENV = "MEDMIR_VERIFIED"  # where the record is kept (default: ~/.cache/medmir/verified.json)
 

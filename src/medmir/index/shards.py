@@ -1,4 +1,4 @@
-"""Embedding shards: what the Ray engine (medmir.index_ray) has embedded so far, keyed by image sha256, on disk.
+"""Embedding shards: what the Ray engine (medmir.index.ray) has embedded so far, keyed by image sha256, on disk.
 
 A run writes one shard per finished batch (atomically: temp file + rename), so a run that is stopped, however it is
 stopped, leaves only whole shards, and the next run embeds only what no shard holds. Layout of a store folder:
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_json
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_json
 
 FORMAT = "medmir-embedding-shards"
 VERSION = 1

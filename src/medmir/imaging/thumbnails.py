@@ -27,12 +27,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_bytes
+from medmir.core.workers import spawn_pool
 from medmir.data.records import IMAGE_SUFFIXES
-from medmir.dicom import DICOM_SUFFIXES
-from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_bytes
-from medmir.images import ImageReadError, encode_webp, load_image, make_thumbnail
-from medmir.workers import spawn_pool
+from medmir.imaging.decode import ImageReadError, encode_webp, load_image, make_thumbnail
+from medmir.imaging.dicom import DICOM_SUFFIXES
 
 IMAGE_EXTENSIONS = frozenset((*IMAGE_SUFFIXES, *DICOM_SUFFIXES))  # a DICOM's thumbnail: its middle frame, windowed
 WEBP_QUALITY = 85

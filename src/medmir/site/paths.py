@@ -2,5 +2,5 @@
 
 from pathlib import Path
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 WEB_DIST = WEB_DIR / "dist"  # `npm --prefix web run build`

@@ -47,7 +47,7 @@ STALE_AFTER_S = 3600  # partial folders of older medmir versions carry no proces
 
 def _clean_stale(parent: Path, name: str) -> None:
     """Remove what interrupted runs left beside `name`: partial and old folders of processes that are gone."""
-    from medmir.outputs import pid_alive
+    from medmir.core.outputs import pid_alive
 
     for p in parent.glob(f".{name}.*"):
         if not p.is_dir() or p.is_symlink():
@@ -67,11 +67,11 @@ def _clean_stale(parent: Path, name: str) -> None:
 def staging_dir(final: Path, command: str, *, inputs: Iterable[Path] = (), force: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside `final`; on success it replaces `final` in one rename, on failure it vanishes.
 
-    `final` is checked first (medmir.outputs.check_output): only a new or empty folder, or a previous output of the
+    `final` is checked first (medmir.core.outputs.check_output): only a new or empty folder, or a previous output of the
     same `command`, is replaced. A previous `final` survives any failure: it is moved aside only once the new folder
     is complete. The new folder carries `command`'s marker, so the next run knows it may replace it.
     """
-    from medmir.outputs import MARKER, check_output, marker_for
+    from medmir.core.outputs import MARKER, check_output, marker_for
 
     final = check_output(final, command, inputs=inputs, force=force)
     final.parent.mkdir(parents=True, exist_ok=True)

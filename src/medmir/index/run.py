@@ -10,26 +10,24 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, SHARD_ROWS, THUMBS_PER_PACK, thumbnail_name
+from medmir.bundle.format import thumbnail_name
 from medmir.bundle.write import BundleWriter
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import staging_dir
+from medmir.core.progress import OnProgress, task_progress
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
 from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
-from medmir.embed import Embedded, embed_images
-from medmir.embedcache import EmbeddingCache
-from medmir.errors import MedmirError
-from medmir.fsutil import staging_dir
+from medmir.index.cache import EmbeddingCache
+from medmir.index.embed.onnx import Embedded, embed_images
+from medmir.index.options import IndexOptions
 from medmir.model.pack import ModelPack, Precision
 
 if TYPE_CHECKING:
-    from medmir.index_ray import TorchModel
+    from medmir.index.ray import TorchModel
 
-Backend = Literal["auto", "onnxruntime", "torch"]
-Engine = Literal["local", "ray"]
 _ONNX_DTYPES = {"fp32": "float32", "int8": "int8 (dynamic quantization)"}
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
@@ -51,90 +49,47 @@ class IndexReport:
         )
 
 
-def progress_bar(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )
-
-
-def build_index(
-    images: Path,
-    labels: Path,
-    pack_dir: Path,
-    out: Path,
-    *,
-    neighbors: int = 10,
-    precision: Precision = "fp32",
-    thumbnails: Path | None = None,
-    cache_dir: Path | None = None,
-    batch_size: int | None = None,
-    workers: int | None = None,
-    strict: bool = False,
-    progress: bool = True,
-    device: str = "cpu",
-    torch_dtype: str = "bf16",
-    preprocess_mode: str = "exact",
-    checkpoint: Path | None = None,
-    backend: Backend = "auto",
-    force: bool = False,
-    bundle_format: int = DEFAULT_BUNDLE_FORMAT,
-    shard_rows: int = SHARD_ROWS,
-    thumbs_per_pack: int = THUMBS_PER_PACK,
-    engine: Engine = "local",
-    ray_address: str | None = None,
-    shards: Path | None = None,
-) -> IndexReport:
-    """`device="cpu"` (default): the pack's ONNX vision model with onnxruntime. `device="cuda[:N]"`: the checkpoint
-    the pack was exported from, in PyTorch (`medmir.embed_torch`); `backend="torch"` runs that on the CPU too.
-    `batch_size=None`: 16 for onnxruntime, 256 for torch. `bundle_format=2` (the default): compact int8 rows in
-    shards and thumbnail packs (docs/FORMAT.md), what a collection of 100,000 images and more needs; `shard_rows`
-    and `thumbs_per_pack` set their sizes (the defaults keep every file under 25 MB at 500,000 images).
-    `bundle_format=1`: float32 embeddings.bin, nearest_neighbors.json and images/ (e.g. for comparison).
-    `engine="ray"`: the images are embedded by a Ray Data pipeline (medmir.index_ray) on the cluster at
-    `ray_address` (default: a local one), into embedding shards in `shards` (default: beside the embedding cache,
-    else beside `out`), from which a stopped run resumes; the bundle is the local engine's, byte for byte.
-    """
+def build_index(o: IndexOptions, on_progress: OnProgress | None = None) -> IndexReport:
+    """Indexes `o.images` as `o` says (medmir.index.options.IndexOptions); progress goes to `on_progress`."""
     t0 = time.perf_counter()
     report = IndexReport()
-    use_torch = _use_torch(backend, device, precision, torch_dtype, preprocess_mode, checkpoint)
-    pack = ModelPack.open(pack_dir)
-    present, on_disk = match_records(images, labels, report.skipped, strict=strict)
-    paths = [on_disk[r.filename] for r in present]
-    opts = EmbedOptions(cache_dir, thumbnails is None, batch_size, workers, precision)
-    if engine not in ("local", "ray"):
-        raise MedmirError(f"engine {engine!r}: use local or ray")
-    if engine == "ray":
-        torch_model = None
-        if use_torch:
-            from medmir.index_ray import TorchModel
-
-            if preprocess_mode != "exact":
-                raise MedmirError("--engine ray decodes on CPUs: --preprocess fast (decoding on the GPU) is local only")
-            torch_model = TorchModel(device, torch_dtype, checkpoint)
-        folder = shards or default_shards(cache_dir, out, pack)
-        embedder = ray_embedder(pack, paths, opts, ray_address, folder, torch_model)
-    elif use_torch:
-        embedder = _torch_embedder(pack, paths, opts, device, torch_dtype, preprocess_mode, checkpoint)
-    else:
-        embedder = onnx_embedder(pack, paths, opts)
-
-    inputs = [images, labels, pack_dir, *([thumbnails] if thumbnails else [])]
-    with staging_dir(out, "index", inputs=inputs, force=force) as tmp, progress_bar(progress) as bar:
-        writer = BundleWriter(tmp, pack, version=bundle_format, shard_rows=shard_rows, thumbs_per_pack=thumbs_per_pack)
-        source = ImageSet(images, present, on_disk, thumbnails)
-        add_embedded(writer, embedder, source, report, strict=strict, bar=bar)
+    use_torch = _use_torch(o.backend, o.device, o.precision, o.torch_dtype, o.preprocess_mode, o.checkpoint)
+    pack = ModelPack.open(o.pack_dir)
+    present, on_disk = match_records(o.images, o.labels, report.skipped, strict=o.strict)
+    embedder = _embedder(o, use_torch, pack, [on_disk[r.filename] for r in present])
+    inputs = [o.images, o.labels, o.pack_dir, *([o.thumbnails] if o.thumbnails else [])]
+    with staging_dir(o.out, "index", inputs=inputs, force=o.force) as tmp:
+        writer = BundleWriter(tmp, pack, version=o.bundle_format, shard_rows=o.shard_rows,
+                              thumbs_per_pack=o.thumbs_per_pack)  # fmt: skip
+        source = ImageSet(o.images, present, on_disk, o.thumbnails)
+        add_embedded(writer, embedder, source, report, strict=o.strict, on_progress=on_progress)
         if writer.count == 0:
-            raise MedmirError(f"{images}: no image could be embedded ({len(report.skipped)} skipped)")
-        nn_task = bar.add_task("nearest neighbours", total=writer.count)
-        writer.finish(neighbors=neighbors, image_embeddings=embedder.info, progress=lambda k: bar.advance(nn_task, k))
+            raise MedmirError(f"{o.images}: no image could be embedded ({len(report.skipped)} skipped)")
+        writer.finish(neighbors=o.neighbors, image_embeddings=embedder.info,
+                      progress=task_progress(on_progress, "nearest neighbours", writer.count))  # fmt: skip
     report.count = writer.count
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _embedder(o: IndexOptions, use_torch: bool, pack: ModelPack, paths: list[Path]) -> Embedder:
+    """The backend `o` asks for (`use_torch`: as _use_torch decided before any image was read)."""
+    opts = EmbedOptions(o.cache_dir, o.thumbnails is None, o.batch_size, o.workers, o.precision)
+    if o.engine not in ("local", "ray"):
+        raise MedmirError(f"engine {o.engine!r}: use local or ray")
+    if o.engine == "ray":
+        torch_model = None
+        if use_torch:
+            from medmir.index.ray import TorchModel  # lazy: torch and ray only when asked for
+
+            if o.preprocess_mode != "exact":
+                raise MedmirError("--engine ray decodes on CPUs: --preprocess fast (decoding on the GPU) is local only")
+            torch_model = TorchModel(o.device, o.torch_dtype, o.checkpoint)
+        folder = o.shards or default_shards(o.cache_dir, o.out, pack)
+        return ray_embedder(pack, paths, opts, o.ray_address, folder, torch_model)
+    if use_torch:
+        return _torch_embedder(pack, paths, opts, o.device, o.torch_dtype, o.preprocess_mode, o.checkpoint)
+    return onnx_embedder(pack, paths, opts)
 
 
 @dataclass(frozen=True)
@@ -149,12 +104,12 @@ class ImageSet:
 
 
 def add_embedded(writer: BundleWriter, embedder: Embedder, src: ImageSet, report: IndexReport, *, strict: bool,
-                 bar: Progress) -> None:  # fmt: skip
+                 on_progress: OnProgress | None = None) -> None:  # fmt: skip
     """Runs `embedder` over `src` and adds each embedded image to `writer`, in order; a bad image is reported in
     `report.skipped` (or, `strict`, an error); counts and times go to `report`."""
-    task = bar.add_task("embedding images", total=len(src.present))
+    advance = task_progress(on_progress, "embedding images", len(src.present))
     t_embed = time.perf_counter()
-    for item in embedder.run(lambda n: bar.advance(task, n)):
+    for item in embedder.run(advance):
         r = src.present[item.index]
         path = src.on_disk[r.filename]
         if item.error is not None or item.vector is None:
@@ -233,7 +188,7 @@ def _onnx_info(precision: Precision) -> dict[str, Any]:
 
 
 def onnx_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions) -> Embedder:
-    """The local engine with the pack's ONNX model (medmir.embed), the embedding cache in `o.cache_dir`."""
+    """The local engine with the pack's ONNX model (medmir.index.embed.onnx), the embedding cache in `o.cache_dir`."""
     cache = EmbeddingCache(o.cache_dir, pack, o.precision) if o.cache_dir else None
     info = _onnx_info(o.precision)
 
@@ -252,10 +207,10 @@ def default_shards(cache_dir: Path | None, out: Path, pack: ModelPack) -> Path:
 
 def ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: str | None, folder: Path,
                  torch_model: TorchModel | None = None) -> Embedder:  # fmt: skip
-    """The Ray engine (medmir.index_ray) over `paths`, its shards in `folder` (a folder a model under it): the
+    """The Ray engine (medmir.index.ray) over `paths`, its shards in `folder` (a folder a model under it): the
     pack's ONNX model, or with `torch_model` its checkpoint in PyTorch."""
-    from medmir.index_ray import embed_with_ray, pack_model
-    from medmir.shards import ShardStore
+    from medmir.index.ray import embed_with_ray, pack_model
+    from medmir.index.shards import ShardStore
 
     if torch_model is None:
         key, info = o.precision, _onnx_info(o.precision)
@@ -282,7 +237,7 @@ def _torch_embedder(
     preprocess_mode: str,
     checkpoint: Path | None,
 ) -> Embedder:
-    from medmir.embed_torch import DEFAULT_BATCH, TorchEncoder, check_dtype, check_preprocess, embed_images_torch
+    from medmir.index.embed.torch import DEFAULT_BATCH, TorchEncoder, check_dtype, check_preprocess, embed_images_torch
 
     mode = check_preprocess(preprocess_mode)
     encoder = TorchEncoder.from_pack(pack, checkpoint=checkpoint, device=device, dtype=check_dtype(torch_dtype))
@@ -317,7 +272,7 @@ def _use_torch(
     if use_torch:
         if precision != "fp32":
             raise MedmirError(f"--precision {precision} selects an ONNX model; with --device {device} use --dtype")
-        from medmir.embed_torch import check_dtype, check_preprocess, resolve_device
+        from medmir.index.embed.torch import check_dtype, check_preprocess, resolve_device
 
         resolve_device(device)  # before any work: a missing GPU is reported at once
         check_dtype(torch_dtype)

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from medmir.errors import MedmirError
-from medmir.fsutil import atomic_write_bytes
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
     from medmir.api import Result

@@ -1,4 +1,4 @@
-"""The `medmir process` sub-command; `register` is wired into the main parser by medmir.cli."""
+"""The `medmir process` sub-command; `register` is wired into the main parser by medmir.cli.main."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def handler(args: argparse.Namespace) -> int:
     """Run the stage and print its summary and skipped files to stderr. Errors propagate as MedmirError."""
-    from medmir.process import process_images
+    from medmir.imaging.thumbnails import process_images
 
     err = Console(stderr=True, highlight=False)
     report = process_images(

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from medmir import dicom
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
+from medmir.imaging import dicom
 
 # The size rule, shared with the browser (web/src/lib/imageLimits.ts, pinned equal by web/test/upload.test.ts):
 # - MAX_SIDE: large radiographs (full-field mammograms, long-leg films) reach ~10k px a side; 20000 leaves headroom.
@@ -75,7 +75,7 @@ def load_image(path: Path) -> Image.Image:
     - CMYK, YCbCr, 1-bit and palette images use Pillow's plain conversion (no ICC colour management).
     - Multi-frame files (GIF, multi-page TIFF) give their first frame. Float (F) images are refused: they carry
       no intensity range to map.
-    - DICOM files (by name or by their 'DICM' magic) are decoded by `medmir.dicom` (docs/DICOM.md): their middle
+    - DICOM files (by name or by their 'DICM' magic) are decoded by `medmir.imaging.dicom` (docs/DICOM.md): their middle
       frame, windowed to 8 bits by the rule the browser shares.
     - Images with a side above MAX_SIDE (20000) or a longer side above MAX_ASPECT (20) times the shorter are refused
       from their header, before decoding (`size_problem`): a tiny file must not take all memory or minutes.

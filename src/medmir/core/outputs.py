@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from medmir.errors import MedmirError
+from medmir.core.errors import MedmirError
 
 MARKER = ".medmir-output.json"
 
@@ -38,7 +38,7 @@ _LEGACY: dict[str, Callable[[Path], bool]] = {
 
 
 def marker_for(command: str) -> dict[str, str]:
-    from medmir import __version__
+    from medmir.core._version import __version__
 
     return {"command": command, "medmir": __version__, "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 

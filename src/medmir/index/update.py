@@ -18,19 +18,19 @@ from typing import Any
 
 from medmir.bundle.read import Bundle
 from medmir.bundle.write import BundleWriter
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import staging_dir
+from medmir.core.progress import OnProgress, task_progress
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
 from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
-from medmir.errors import MedmirError
-from medmir.fsutil import staging_dir
-from medmir.index import (
+from medmir.index.run import (
     EmbedOptions,
     ImageSet,
     IndexReport,
     add_embedded,
     default_shards,
     onnx_embedder,
-    progress_bar,
     ray_embedder,
 )
 from medmir.model.pack import ModelPack, check_indexed_with
@@ -99,12 +99,12 @@ def update_index(
     engine: str = "local",
     ray_address: str | None = None,
     shards: Path | None = None,
-    progress: bool = True,
     force: bool = False,
+    on_progress: OnProgress | None = None,
 ) -> UpdateReport:
     """Adds the images under `images` (labels from `labels`) and removes the rows whose file name or patient id is
     in `remove`; the new images are embedded as the bundle's were (its pack and precision; the local or Ray engine).
-    `force`: replace a bundle that another medmir command wrote (medmir.outputs), as `medmir index --force`."""
+    `force`: replace a bundle that another medmir command wrote (medmir.core.outputs), as `medmir index --force`."""
     if images is None and not remove:
         raise MedmirError("--update: give --images to add, --remove to remove, or both")
     t0 = time.perf_counter()
@@ -129,26 +129,25 @@ def update_index(
         raise MedmirError(f"{images}: no image to add ({len(report.skipped)} skipped), and nothing to remove")
     info = bundle.info
     inputs = [pack_dir, *(p for p in (images, labels) if p is not None)]
-    with staging_dir(bundle_dir, "index", inputs=inputs, force=force) as tmp, progress_bar(progress) as bar:
+    with staging_dir(bundle_dir, "index", inputs=inputs, force=force) as tmp:
         writer = BundleWriter(tmp, pack, version=int(info["format_version"]),
                               **{k: int(info[k]) for k in ("shard_rows", "thumbs_per_pack") if k in info})  # fmt: skip
-        task = bar.add_task("rows kept", total=len(kept))
+        advance = task_progress(on_progress, "rows kept", len(kept))
         for i in kept:
             writer.add(_record(rows[i]), bundle.embedding(i), bundle.thumbnail(i))
-            bar.advance(task)
+            advance(1)
         report.kept = len(kept)
         if new is not None and new.present:
             opts = EmbedOptions(cache_dir, True, batch_size, workers, made["precision"])
             paths = [new.on_disk[r.filename] for r in new.present]
             embedder = (ray_embedder(pack, paths, opts, ray_address, shards or default_shards(cache_dir, bundle_dir,
                         pack)) if engine == "ray" else onnx_embedder(pack, paths, opts))  # fmt: skip
-            add_embedded(writer, embedder, new, report, strict=False, bar=bar)
+            add_embedded(writer, embedder, new, report, strict=False, on_progress=on_progress)
         if writer.count == 0:
             raise MedmirError(f"{bundle_dir}: removing {len(gone)} rows would leave an empty bundle")
-        nn_task = bar.add_task("nearest neighbours", total=writer.count)
         k = int(info["neighbors"]["k"])
         writer.finish(neighbors=k, image_embeddings={x: v for x, v in made.items() if x != "source"},
-                      progress=lambda n: bar.advance(nn_task, n))  # fmt: skip
+                      progress=task_progress(on_progress, "nearest neighbours", writer.count))  # fmt: skip
     report.count = writer.count
     report.seconds = time.perf_counter() - t0
     return report

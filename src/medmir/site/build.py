@@ -28,13 +28,13 @@ from typing import Any, BinaryIO, ClassVar, Literal
 from medmir.bundle.format import DATA_FILES, IMAGES, INFO
 from medmir.bundle.read import read_info
 from medmir.bundle.verify import verify_bundle
-from medmir.errors import MedmirError
-from medmir.fsutil import staging_dir
+from medmir.core.errors import MedmirError
+from medmir.core.fsutil import staging_dir
 from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, is_legacy_int8, names_local_path
 from medmir.model.pack import ModelPack, check_indexed_with
-from medmir.parts import PART_BYTES, PARTS_FILE, split_large_files
-from medmir.paths import WEB_DIST
-from medmir.precompress import accepts_gzip, gzip_sibling, write_gzip_siblings
+from medmir.site.parts import PART_BYTES, PARTS_FILE, split_large_files
+from medmir.site.paths import WEB_DIST
+from medmir.site.precompress import accepts_gzip, gzip_sibling, write_gzip_siblings
 
 EVAL_FILES = ("metrics.json", "hard_cases.json")
 # The service worker precaches the app shell only: the search worker downloads every file of these folders itself,

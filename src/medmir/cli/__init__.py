@@ -1,0 +1,1 @@
+"""The `medmir` command line: the parser, one module per subcommand, and the console it prints to."""

@@ -1,0 +1,1 @@
+"""What every stage shares: errors, atomic files, output-folder rules, verification records, worker pools."""
