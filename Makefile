@@ -36,7 +36,8 @@ chromium:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd web && npx tsc --noEmit -p .
+	$(BIN)/python scripts/check_structure.py
+	cd web && npm run -s lint
 
 test: lint web chromium
 	cd web && npx vitest run

@@ -132,7 +132,7 @@ def minilm_bf16_fidelity(n: int = 500) -> float:
 def nih_biomedclip(log: Callable[[str], None] = print) -> np.ndarray:
     """[400, 512] float32 unit rows: the demo bundle's embeddings when it was made from the NIH sample with the
     random-weight pack in format version 1 (float32 rows), else indexed here in version 1 (version 2 keeps int8 rows
-    only, and these are the exact reference); the pack is built by `medmir.build.random_pack` if the demo's is
+    only, and these are the exact reference); the pack is built by `medmir.cli.pipeline.random_pack` if the demo's is
     absent."""
     info_path = DEMO_BUNDLE / "index_info.json"
     if info_path.exists():
@@ -142,7 +142,7 @@ def nih_biomedclip(log: Callable[[str], None] = print) -> np.ndarray:
             return np.fromfile(DEMO_BUNDLE / "embeddings.bin", dtype="<f4").reshape(info["count"], info["dim"])
     bundle = CACHE / "nih-biomedclip"
     if not (bundle / "index_info.json").exists():
-        from medmir.build import random_pack
+        from medmir.cli.pipeline import random_pack
         from medmir.index.options import IndexOptions
         from medmir.index.run import build_index
 

@@ -92,7 +92,7 @@ def _models(tmp: Path) -> list[dict]:
     pack = ModelPack.open(tmp / "pack", text_runtime="native")
     phrases = [p for p in PHRASES.read_text(encoding="utf-8").splitlines() if p]
     images = sorted(NIH.glob("*.png"))[:3]
-    pixels = preprocess_batch([load_image(p) for p in images], pack.manifest["preprocess"]).astype(np.float32)
+    pixels = preprocess_batch([load_image(p) for p in images], pack.preprocess).astype(np.float32)
     minilm_tok = WordPieceTokenizer(load_vocab(minilm_dir() / "vocab.txt"), TokenizerSpec())
     export_text_onnx(build_minilm_clip(), tmp / "minilm.onnx", vocab_rows=len(minilm_tok.vocab), pad_id=0)
     return [

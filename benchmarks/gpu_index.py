@@ -80,7 +80,7 @@ def preflight(config: Path, sample: Path) -> None:
         raise SystemExit(2)
 
 
-def _png_with_text(data: bytes, tag: str) -> bytes:
+def png_with_text(data: bytes, tag: str) -> bytes:
     """The same PNG with a tEXt chunk after IHDR: other bytes and sha256, the same pixels and decoding work."""
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
         raise ValueError("not a PNG with IHDR first")
@@ -117,7 +117,7 @@ def synthesise(sample: Path, out: Path, n: int, how: str, workers: int) -> list[
             list(pool.map(_reencode, src, dst, range(n), chunksize=16))
     else:  # I/O only: threads
         with ThreadPoolExecutor(max_workers=min(16, workers * 2)) as pool:
-            list(pool.map(lambda i: dst[i].write_bytes(_png_with_text(src[i].read_bytes(), str(i))), range(n)))
+            list(pool.map(lambda i: dst[i].write_bytes(png_with_text(src[i].read_bytes(), str(i))), range(n)))
     return dst
 
 
@@ -136,7 +136,7 @@ def _figure(images: int, seconds: float) -> dict[str, float]:
 def gpu_only(encoder: Any, batch: int, cap: float) -> dict[str, float]:
     import torch
 
-    size = encoder.spec["image_size"]
+    size = encoder.spec.image_size
     x = torch.randn(batch, 3, size, size, device=encoder.device)
     for _ in range(3):  # warm-up: kernels chosen, memory pools grown
         encoder.encode(x)
@@ -149,7 +149,7 @@ def gpu_only(encoder: Any, batch: int, cap: float) -> dict[str, float]:
     return _figure(done, time.perf_counter() - t)
 
 
-def decode_only(paths: list[Path], spec: dict[str, Any], mode: str, workers: int, pin: bool, cap: float) -> dict:
+def decode_only(paths: list[Path], spec: Any, mode: str, workers: int, pin: bool, cap: float) -> dict:
     from medmir.index.embed.torch import decode_loader
 
     done, t = 0, time.perf_counter()
@@ -180,7 +180,7 @@ def end_to_end(
     return out
 
 
-def end_to_end_ray(paths: list[Path], ckpt: Path, spec: dict[str, Any], encoder: Any, workers: int, batch: int,
+def end_to_end_ray(paths: list[Path], ckpt: Path, spec: Any, encoder: Any, workers: int, batch: int,
                    work: Path) -> dict[str, Any]:  # fmt: skip
     """Images/s of `medmir index --engine ray`'s pipeline (medmir.index.ray), exact mode: a local Ray with
     `workers` + 1 CPUs running the decode tasks and one PyTorch actor a GPU (on a CPU run, one actor a CPU), every

@@ -14,17 +14,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import ROOT, machine, read_result, replace_block, write_result
+
+if TYPE_CHECKING:
+    from medmir.model.manifest import PreprocessSpec
 
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 SAMPLE = ROOT.parent / "shared" / "data" / "nih-sample"
 PACK = ROOT / "build" / "demo" / "work" / "random-biomedclip" / "pack"
 
 
-def _decode_rate(paths: list[Path], spec: dict) -> float:
+def decode_rate(paths: list[Path], spec: PreprocessSpec) -> float:
     from medmir.core.workers import spawn_pool
     from medmir.index.embed.onnx import prepare_image
 
@@ -54,7 +58,7 @@ def render(r: dict) -> str:
 
 
 def main() -> None:
-    from medmir.build import random_pack
+    from medmir.cli.pipeline import random_pack
     from medmir.index.options import IndexOptions
     from medmir.index.run import build_index
     from medmir.model.pack import ModelPack
@@ -74,7 +78,7 @@ def main() -> None:
             for name in names:
                 shutil.copyfile(SAMPLE / "images" / name, src / name)
             (Path(tmp) / "labels.csv").write_text("filename,labels\n" + "".join(f"{x},X\n" for x in names))
-            decode = _decode_rate([src / x for x in names], pack.manifest["preprocess"])
+            decode = decode_rate([src / x for x in names], pack.preprocess)
             rates = {}
             for prec in ("fp32", "int8"):
                 rep = build_index(

@@ -160,7 +160,7 @@ def render(r: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    from medmir.build import random_pack
+    from medmir.cli.pipeline import random_pack
 
     n = int(next((a.split("=", 1)[1] for a in sys.argv if a.startswith("N=")), "100"))
     if "--render-only" not in sys.argv:

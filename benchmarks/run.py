@@ -136,7 +136,7 @@ def evaluate_wall(bundle: Path, pack_dir: Path, runs: int) -> dict[str, Any]:
 
 
 def index_rates(pack_dir: Path, n: int) -> dict[str, Any]:
-    from benchmarks.index_cpu import _decode_rate
+    from benchmarks.index_cpu import decode_rate
     from medmir.index.options import IndexOptions
     from medmir.index.run import build_index
     from medmir.model.pack import ModelPack
@@ -148,7 +148,7 @@ def index_rates(pack_dir: Path, n: int) -> dict[str, Any]:
         for name in names:
             shutil.copyfile(SAMPLE / "images" / name, src / name)
         (Path(tmp) / "labels.csv").write_text("filename,labels\n" + "".join(f"{x},X\n" for x in names))
-        decode = _decode_rate([src / x for x in names], ModelPack.open(pack_dir).manifest["preprocess"])
+        decode = decode_rate([src / x for x in names], ModelPack.open(pack_dir).preprocess)
         rates = {}
         for prec in ("fp32", "int8"):
             rep = build_index(IndexOptions(src, Path(tmp) / "labels.csv", pack_dir, Path(tmp) / prec, precision=prec))
@@ -172,7 +172,7 @@ class CountingServer:
     """
 
     def __init__(self, root: Path):
-        from medmir.site.build import SiteHandler
+        from medmir.site.serve import SiteHandler
 
         counter = self
         self.bytes = 0
@@ -330,14 +330,14 @@ def _bench_page(site: Path, pack_dir: Path, with_fp32: bool) -> None:
     for f in ("bench.html", "bench.mjs"):
         shutil.copyfile(BROWSER / f, dst / f)
     shutil.copyfile(WEB / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs", dst / "ort.wasm.min.mjs")
-    for module in ("ranking", "onnxWeights"):  # the site's own code, as the search worker runs it
+    for folder, module in (("rank", "ranking"), ("model", "onnxWeights")):  # the site's own code, as its worker runs it
         subprocess.run(
             [
                 "node",
                 "-e",
                 "require('esbuild').buildSync({entryPoints:[process.argv[1]],bundle:true,format:'esm',"
                 "outfile:process.argv[2]})",
-                str(WEB / "src" / "worker" / f"{module}.ts"),
+                str(WEB / "src" / "worker" / folder / f"{module}.ts"),
                 str(dst / f"{module}.mjs"),
             ],
             cwd=WEB,
@@ -400,7 +400,7 @@ def browser(site: Path, pack_dir: Path, *, quick: bool) -> dict[str, Any]:
 
 def prepare(quick: bool, work: Path) -> tuple[Path, Path, Path]:
     """A pack, a bundle of the NIH sample and its site (reused from build/ when they check out)."""
-    from medmir.build import build
+    from medmir.cli.pipeline import build
     from medmir.model.checkpoint import init_random
     from medmir.model.export import export_pack
     from medmir.model.manifest import reusable

@@ -124,7 +124,7 @@ def tiny_pack() -> Path:
 def full_pack() -> Path:
     """The full-size random-weight BiomedCLIP pack that `make bench` builds into build/demo (built here if absent)."""
     if not (FULL_PACK / "manifest.json").is_file():
-        from medmir.build import random_pack
+        from medmir.cli.pipeline import random_pack
 
         return Path(random_pack(FULL_PACK.parents[1], CONFIG, log))
     return FULL_PACK
@@ -216,7 +216,7 @@ class CountingServer:
     CONTROL answers the count itself, for the visit script, uncounted."""
 
     def __init__(self, root: Path) -> None:
-        from medmir.site.build import SiteHandler
+        from medmir.site.serve import SiteHandler
 
         srv = self
         self.lock = threading.Lock()
@@ -448,11 +448,11 @@ def _filenames(bundle_dir: Path) -> list[str]:
 
 def _bundle_scores(bundle_dir: Path) -> Any:
     """score(Q [q, d]) -> [n, q] float32, ranked as the bundle ranks: float32 rows (v1), centred int8 rows (v2)."""
-    from medmir.bundle.read import read_info, read_int8_rows
+    from medmir.bundle.files import read_info, read_int8_rows
 
     info = read_info(bundle_dir)
-    n, d = int(info["count"]), int(info["dim"])
-    if info["format_version"] == 2:
+    n, d = info.count, info.dim
+    if info.format_version == 2:
         rows = read_int8_rows(bundle_dir, info)
 
         def int8(q: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Write web/test/fixtures/preprocess/*.json: what web/src/worker/preprocess.ts must reproduce exactly.
+"""Write web/test/fixtures/preprocess/*.json: what web/src/worker/model/preprocess.ts must reproduce exactly.
 
 Run: .venv/bin/python scripts/make_preprocess_fixtures.py [--out web/test/fixtures/preprocess]
 The fixtures are committed; tests/test_preprocess_fixtures.py regenerates them in memory and fails on any drift
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from medmir.imaging.decode import load_image, preprocess_for_model  # noqa: E402
+from medmir.model.manifest import PreprocessSpec  # noqa: E402
 
 OUT = ROOT / "web" / "test" / "fixtures" / "preprocess"
 NIH_IMAGES = ROOT.parent / "shared" / "data" / "nih-sample" / "images"
@@ -131,7 +132,8 @@ def value_table(spec: Doc) -> np.ndarray:
     """
     row = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
     ramp = np.ascontiguousarray(np.broadcast_to(row, (256, 256, 3)))
-    return preprocess_for_model(Image.fromarray(ramp, "RGB"), {**spec, "image_size": 256})[:, 0, :].copy()
+    table_spec = PreprocessSpec.from_manifest({**spec, "image_size": 256})
+    return preprocess_for_model(Image.fromarray(ramp, "RGB"), table_spec)[:, 0, :].copy()
 
 
 def uint8_entry(expected: np.ndarray, seed: int, full: bool = False) -> Doc:
@@ -150,7 +152,7 @@ def pipeline_entry(a: np.ndarray, spec: Doc, seed: int, full_tensor: bool) -> Do
     """Run `preprocess_for_model` and record it, with the geometry it used (checked against the tensor)."""
     h, w = a.shape[:2]
     s = int(spec["image_size"])
-    tensor = preprocess_for_model(Image.fromarray(a, "RGB"), spec)
+    tensor = preprocess_for_model(Image.fromarray(a, "RGB"), PreprocessSpec.from_manifest(spec))
     nw, nh = shorter_side_size(w, h, s)
     left, top = crop_offset(nw, s), crop_offset(nh, s)
     resized = a if (nw, nh) == (w, h) else resize(a, nw, nh)

@@ -1,8 +1,8 @@
 """Write web/test/fixtures/tokenizer_fuzz.json: seeded random strings and the ids medmir's Python tokenizer gives.
 
 Run: .venv/bin/python scripts/make_tokenizer_fuzz.py
-The browser tokenizer (web/src/worker/tokenizer.ts) must give the same ids (web/test/tokenizer.test.ts); the file is
-committed and tests/test_web_tables.py fails if regenerating it gives anything else.
+The browser tokenizer (web/src/worker/model/tokenizer.ts) must give the same ids (web/test/tokenizer.test.ts); the file
+is committed and tests/test_web_tables.py fails if regenerating it gives anything else.
 
 The strings mix pieces of the golden texts with the inputs where a port is most likely to slip: HTML references
 (valid, invalid, unterminated, upper-cased, nested, after a "<"), C0/C1 controls, terminal escapes (with non-ASCII

@@ -1,4 +1,5 @@
-"""Write web/src/worker/tokenizerTables.json: the data the browser tokenizer needs to match medmir's Python tokenizer.
+"""Write web/src/worker/model/tokenizerTables.json: the data the browser tokenizer needs to match medmir's Python
+tokenizer.
 
 Run: .venv/bin/python scripts/make_web_tables.py
 The file is committed; tests/test_web_tables.py fails if regenerating it gives anything else.
@@ -29,7 +30,7 @@ import ftfy.chardata as chardata
 import ftfy.fixes as fixes
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "web" / "src" / "worker" / "tokenizerTables.json"
+OUT = ROOT / "web" / "src" / "worker" / "model" / "tokenizerTables.json"
 sys.path.insert(0, str(ROOT / "src"))
 
 from medmir.model import tokenizer as medmir_tok  # noqa: E402
@@ -170,8 +171,8 @@ def build() -> dict[str, Any]:
         "double_quotes": _where(lambda cp: chardata.DOUBLE_QUOTE_RE.fullmatch(chr(cp)) is not None),
         "decimal_digits": _where(lambda cp: digit.fullmatch(chr(cp)) is not None),
         "py_isspace": _where(lambda cp: chr(cp).isspace()),
-        "white_space": _ranges(ord(c) for c in medmir_tok._WHITE_SPACE),
-        "cjk": _ranges(cp for lo, hi in medmir_tok._CJK_RANGES for cp in range(lo, hi + 1)),
+        "white_space": _ranges(ord(c) for c in medmir_tok.WHITE_SPACE),
+        "cjk": _ranges(cp for lo, hi in medmir_tok.CJK_RANGES for cp in range(lo, hi + 1)),
         # C* = Cn plus these few ranges; Cn alone is needed to keep unassigned characters away from normalize().
         "cat_cn": _where(lambda cp: cats[cp] == "Cn"),
         "cat_cc_cf_co_cs": _where(lambda cp: cats[cp] in ("Cc", "Cf", "Co", "Cs")),

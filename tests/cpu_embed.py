@@ -18,7 +18,7 @@ def inputs(pack_dir: Path) -> tuple[list[list[int]], np.ndarray]:
 
     pack = ModelPack.open(pack_dir, verify=False, text_runtime="native")
     nih = Path(__file__).resolve().parents[2] / "shared" / "data" / "nih-sample" / "images"
-    pixels = preprocess_batch([load_image(nih / n) for n in IMAGES], pack.manifest["preprocess"])
+    pixels = preprocess_batch([load_image(nih / n) for n in IMAGES], pack.preprocess)
     return [pack.tokenizer.encode(t) for t in probe_texts()], pixels.astype(np.float32)
 
 

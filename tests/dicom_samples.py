@@ -168,7 +168,7 @@ def write_collection(folder: Path, n: int = 24) -> dict[str, str]:
     return rows
 
 
-def _twelve_bit(i: int) -> np.ndarray:
+def twelve_bit(i: int) -> np.ndarray:
     p = nih_pixels(i).astype(np.uint16)
     return p * 16 + (p % 16)  # 12-bit values spanning the range
 
@@ -189,7 +189,7 @@ def samples() -> dict[str, Sample]:
         "mono1-12bit-window": (
             lambda p: write_dicom(
                 p,
-                _twelve_bit(1),
+                twelve_bit(1),
                 bits_stored=12,
                 photometric="MONOCHROME1",
                 tags={"RescaleSlope": 2, "RescaleIntercept": -1024, "WindowCenter": 2000, "WindowWidth": 5000},
@@ -219,7 +219,7 @@ def samples() -> dict[str, Sample]:
         "mono2-sigmoid-implicit": (
             lambda p: write_dicom(
                 p,
-                _twelve_bit(3),
+                twelve_bit(3),
                 bits_stored=12,
                 syntax="1.2.840.10008.1.2",
                 tags={"WindowCenter": [2048, 1000], "WindowWidth": [3000, 500], "VOILUTFunction": "SIGMOID"},
@@ -234,17 +234,17 @@ def samples() -> dict[str, Sample]:
             True,
         ),
         "rle-12bit": (
-            lambda p: write_dicom(p, _twelve_bit(7), bits_stored=12, syntax="1.2.840.10008.1.2.5", uid_seed="6"),
+            lambda p: write_dicom(p, twelve_bit(7), bits_stored=12, syntax="1.2.840.10008.1.2.5", uid_seed="6"),
             True,
             True,
         ),
         "jpeg2000-lossless": (
-            lambda p: write_dicom(p, _twelve_bit(8), bits_stored=12, syntax="1.2.840.10008.1.2.4.90", uid_seed="7"),
+            lambda p: write_dicom(p, twelve_bit(8), bits_stored=12, syntax="1.2.840.10008.1.2.4.90", uid_seed="7"),
             True,
             True,
         ),
         "jpegls-lossless": (
-            lambda p: write_dicom(p, _twelve_bit(9), bits_stored=12, syntax="1.2.840.10008.1.2.4.80", uid_seed="8"),
+            lambda p: write_dicom(p, twelve_bit(9), bits_stored=12, syntax="1.2.840.10008.1.2.4.80", uid_seed="8"),
             True,
             True,
         ),
@@ -259,7 +259,7 @@ def samples() -> dict[str, Sample]:
             True,
         ),
         "big-endian-16bit": (
-            lambda p: write_dicom(p, _twelve_bit(12), bits_stored=12, syntax="1.2.840.10008.1.2.2", uid_seed="11"),
+            lambda p: write_dicom(p, twelve_bit(12), bits_stored=12, syntax="1.2.840.10008.1.2.2", uid_seed="11"),
             True,
             True,
         ),

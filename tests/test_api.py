@@ -11,29 +11,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import BundleFactory
 
 import medmir
 from medmir.api import Filters, Result
 from medmir.bundle import columns
 from medmir.core.errors import MedmirError
-from medmir.index.options import IndexOptions
-from medmir.index.run import build_index
 from medmir.model.pack import ModelPack
 from tests.test_select import NIH_SAMPLE
 
-LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 QUERY = "left pleural effusion with basal atelectasis"
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12 NIH images with their real labels and patients, version 2 in shards of 4 rows."""
-    root = tmp_path_factory.mktemp("api")
-    (root / "imgs").mkdir()
-    for n in sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:12]:
-        shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
-    build_index(IndexOptions(root / "imgs", LABELS, tiny_pack, root / "bundle", workers=1, shard_rows=4))
-    return root / "bundle"
+def bundle(nih_bundle: BundleFactory) -> Path:
+    """12 NIH images with their real labels and patients, version 2 in shards (and thumbnail packs) of 4 rows."""
+    return nih_bundle(12, 2, shard_rows=4, thumbs_per_pack=4)
 
 
 @pytest.fixture()

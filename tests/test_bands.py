@@ -12,19 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NIH_SAMPLE
+from conftest import BundleFactory
 
 import medmir
 from medmir.bundle.bands import BANDS, METHOD, band, check_score_bands, score_bands
+from medmir.bundle.files import read_json_file
 from medmir.bundle.format import INFO
-from medmir.bundle.read import Bundle, read_json_file
+from medmir.bundle.read import Bundle
 from medmir.bundle.verify import verify_bundle
 from medmir.core.errors import MedmirError
-from medmir.index.options import IndexOptions
-from medmir.index.run import build_index
 from medmir.index.update import update_index
-
-LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 
 
 def _fallback(*lists: list[float]) -> dict:
@@ -84,16 +81,9 @@ def test_malformed_bands_are_named(bad: object, message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def bundles(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
-    """12 NIH images in both formats (version 2 in shards of 4 rows)."""
-    root = tmp_path_factory.mktemp("bands")
-    (root / "imgs").mkdir()
-    for n in sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:12]:
-        shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
-    for v in (1, 2):
-        build_index(IndexOptions(root / "imgs", LABELS, tiny_pack, root / f"v{v}", workers=1, bundle_format=v,
-                    cache_dir=root / "cache", shard_rows=4, thumbs_per_pack=4))  # fmt: skip
-    return {1: root / "v1", 2: root / "v2"}
+def bundles(nih_bundle: BundleFactory) -> dict[int, Path]:
+    """12 NIH images in both formats (version 2 in shards and thumbnail packs of 4 rows)."""
+    return {v: nih_bundle(12, v, shard_rows=4, thumbs_per_pack=4) for v in (1, 2)}
 
 
 def _stored_bands(b: Bundle) -> dict:
@@ -103,7 +93,7 @@ def _stored_bands(b: Bundle) -> dict:
 @pytest.mark.parametrize("version", [1, 2])
 def test_both_formats_store_bands_of_their_own_scores(bundles: dict[int, Path], version: int) -> None:
     b = Bundle.open(bundles[version])
-    got = b.info["score_bands"]
+    got = b.info.score_bands
     assert check_score_bands(got) is None and got["method"] == METHOD
     for kind in ("image", "text"):
         vals = [got[kind][x] for x in BANDS]
@@ -111,7 +101,7 @@ def test_both_formats_store_bands_of_their_own_scores(bundles: dict[int, Path], 
         assert got[kind] == pytest.approx(_stored_bands(b)[kind], abs=1e-6)
     assert any("score bands" in line for line in verify_bundle(bundles[version]))
     # the image bands come from the same float32 neighbour scores in both formats
-    assert got["image"] == Bundle.open(bundles[3 - version]).info["score_bands"]["image"]
+    assert got["image"] == Bundle.open(bundles[3 - version]).info.score_bands["image"]
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -150,13 +140,13 @@ def test_update_recomputes_the_bands(bundles: dict[int, Path], tiny_pack: Path, 
     update_index(bundle, tiny_pack, remove={first})
     verify_bundle(bundle)
     after = Bundle.open(bundle)
-    assert after.count == 11 and after.info["score_bands"]["method"] == METHOD
+    assert after.count == 11 and after.info.score_bands["method"] == METHOD
     for kind in ("image", "text"):
-        assert after.info["score_bands"][kind] == pytest.approx(_stored_bands(after)[kind], abs=1e-6)
+        assert after.info.score_bands[kind] == pytest.approx(_stored_bands(after)[kind], abs=1e-6)
 
 
 def test_results_carry_their_band(bundles: dict[int, Path], tiny_pack: Path) -> None:
-    bands = Bundle.open(bundles[2]).info["score_bands"]
+    bands = Bundle.open(bundles[2]).info.score_bands
     with medmir.open(bundles[2], tiny_pack) as col:
         similar = [r for row in range(col.count) for r in col.similar(row)]
         assert all(r.band == band(r.score, bands, "image") for r in similar)

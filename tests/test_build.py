@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import NIH_SAMPLE
 
-from medmir.build import build, resolve_inputs
 from medmir.bundle.read import Bundle
+from medmir.cli.build import resolve_inputs
+from medmir.cli.pipeline import build
 from medmir.core.errors import MedmirError
 
 
@@ -20,7 +21,7 @@ def test_build_end_to_end_with_the_tiny_pack(tiny_pack: Path, tmp_path: Path) ->
     res = build(NIH_SAMPLE, str(tiny_pack), tmp_path / "demo", per_label=2, workers=2, log=logs.append)
     b = Bundle.open(res.bundle)
     assert b.count >= 15 and res.random_weights
-    assert b.info["format_version"] == 2  # the default bundle format
+    assert b.info.format_version == 2  # the default bundle format
     assert (tmp_path / "demo" / "work" / "thumbnails").is_dir()
     assert any("select:" in line for line in logs) and any("meaningless" in line for line in logs)
     # thumbnails in the bundle are the process stage's WebP files

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NIH_SAMPLE
+from conftest import BundleFactory
 
 from medmir.bundle.compact import recall_at_k
 from medmir.bundle.format import THUMB_INDEX, embedding_shard, thumb_pack
@@ -21,28 +21,21 @@ from medmir.bundle.verify import verify_bundle
 from medmir.cli.main import main
 from medmir.core.errors import MedmirError
 from medmir.evaluate.run import evaluate
-from medmir.index.options import IndexOptions
-from medmir.index.run import build_index
 from medmir.model.pack import ModelPack
 from medmir.site.build import build_site
 
-LABELS = NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz"
 WEB = Path(__file__).resolve().parents[1] / "web"
 
 
 @pytest.fixture(scope="module")
-def both(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("v2")
-    cache = root / "cache"
-    for version in (1, 2):
-        build_index(IndexOptions(NIH_SAMPLE / "images", LABELS, tiny_pack, root / f"v{version}", workers=2,
-                    cache_dir=cache, bundle_format=version))  # fmt: skip
-    return root / "v1", root / "v2"
+def both(nih_bundle: BundleFactory) -> tuple[Path, Path]:
+    """The whole NIH sample in format 1 and format 2."""
+    return nih_bundle(None, 1), nih_bundle(None, 2)
 
 
 def test_version_2_holds_what_version_1_holds(both: tuple[Path, Path]) -> None:
     v1, v2 = (Bundle.open(b) for b in both)
-    assert v2.info["format_version"] == 2 and v2.count == v1.count == 400
+    assert v2.info.format_version == 2 and v2.count == v1.count == 400
     assert v2.metadata == v1.metadata
     assert v2.neighbors()["ids"] == v1.neighbors()["ids"]
     assert np.allclose(v2.neighbors()["scores"], v1.neighbors()["scores"], atol=1e-6)

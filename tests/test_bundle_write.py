@@ -42,7 +42,7 @@ def test_rows_streamed_in_make_a_bundle_that_verifies(version: int, tiny_pack: P
     writer.finish(neighbors=3, image_embeddings={"precision": "fp32", "backend": "test"})
     verify_bundle(tmp_path / "b")
     b = Bundle.open(tmp_path / "b")
-    assert b.info["format_version"] == version
+    assert b.info.format_version == version
     if version == 1:
         assert np.array_equal(np.asarray(b.embeddings), vecs)  # the float32 rows as streamed in
     else:

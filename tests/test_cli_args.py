@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from medmir.cli.main import build_parser, count, main
+from medmir.cli.common import count
+from medmir.cli.main import build_parser, main
 
 INDEX = ["index", "--images", "i", "--labels", "l.csv", "--model", "m", "--out", "o"]
 SEARCH = ["search", "q", "--bundle", "b", "--model", "m"]

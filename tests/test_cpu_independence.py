@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, PackFactory
 
 from medmir.model.pack import ModelPack
 
@@ -69,12 +69,9 @@ def test_int8_pack_agrees_on_every_cpu(tiny_pack: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def legacy_pack(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from medmir.model.export import export_pack
-
-    out = tmp_path_factory.mktemp("legacy") / "pack"
-    export_pack(str(tiny_checkpoint), out, log=lambda s: None, weight_type="int8")
-    return out
+def legacy_pack(random_pack: PackFactory) -> Path:
+    """The tiny checkpoint exported with int8 weights (U8S8): an old pack."""
+    return random_pack("tiny", 1, weight_type="int8")
 
 
 def test_old_int8_packs_are_caught(legacy_pack: Path, tmp_path: Path) -> None:

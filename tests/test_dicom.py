@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicom_samples import _twelve_bit, nih_pixels, samples, write_dicom
+from dicom_samples import nih_pixels, samples, twelve_bit, write_dicom
 from PIL import Image
 
 from medmir.imaging import dicom
-from medmir.imaging.decode import ImageReadError, load_image
+from medmir.imaging.decode import load_image
+from medmir.imaging.errors import ImageReadError
 
 
 def _grey(path: Path) -> np.ndarray:
@@ -42,11 +43,11 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ("name", "source"),
     [
         ("mono2-8bit-percentile", lambda: nih_pixels(0)),
-        ("rle-12bit", lambda: _twelve_bit(7)),
-        ("jpeg2000-lossless", lambda: _twelve_bit(8)),
-        ("jpegls-lossless", lambda: _twelve_bit(9)),
+        ("rle-12bit", lambda: twelve_bit(7)),
+        ("jpeg2000-lossless", lambda: twelve_bit(8)),
+        ("jpegls-lossless", lambda: twelve_bit(9)),
         ("deflated", lambda: nih_pixels(11)),
-        ("big-endian-16bit", lambda: _twelve_bit(12)),
+        ("big-endian-16bit", lambda: twelve_bit(12)),
         ("multiframe-3", lambda: nih_pixels(5)),  # the middle of frames 4, 5, 6
     ],
 )
@@ -55,7 +56,7 @@ def test_lossless_syntaxes_decode_to_the_percentile_window_of_what_was_written(w
 
 
 def test_monochrome1_with_rescale_and_window_is_inverted(written) -> None:
-    v = _twelve_bit(1) * 2.0 - 1024  # RescaleSlope 2, RescaleIntercept -1024
+    v = twelve_bit(1) * 2.0 - 1024  # RescaleSlope 2, RescaleIntercept -1024
     assert np.array_equal(_grey(written["mono1-12bit-window"]), 255 - _linear8(v, 2000, 5000))
 
 
@@ -63,13 +64,13 @@ def test_signed_values_linear_exact_and_sigmoid_windows(written) -> None:
     v = (nih_pixels(2).astype(np.int16) * 100 - 12000) * 1.5 + 10
     exact = np.floor(np.clip((v - 0) / 20000 + 0.5, 0, 1) * 255 + 0.5)
     assert np.array_equal(_grey(written["mono2-16bit-signed-linear-exact"]), exact)
-    v = _twelve_bit(3).astype(np.float64)  # the first of two windows is used
+    v = twelve_bit(3).astype(np.float64)  # the first of two windows is used
     sigmoid = np.floor(1 / (1 + np.exp(-4 * (v - 2048) / 3000)) * 255 + 0.5)
     assert np.array_equal(_grey(written["mono2-sigmoid-implicit"]), sigmoid)
 
 
 def test_bits_above_bits_stored_are_ignored_and_signed_values_sign_extended(tmp_path: Path) -> None:
-    clean = _twelve_bit(3)
+    clean = twelve_bit(3)
     noisy = clean | np.uint16(0xB000)  # garbage in the 4 unused high bits
     a = write_dicom(tmp_path / "a.dcm", clean, bits_stored=12)
     b = write_dicom(tmp_path / "b.dcm", noisy, bits_stored=12, uid_seed="2")

@@ -252,7 +252,7 @@ def test_facet_filters_in_python_and_the_cli(tiny_pack: Path, tmp_path: Path) ->
 
 
 def test_build_without_labels_indexes_and_skips_evaluation(tiny_pack: Path, tmp_path: Path) -> None:
-    from medmir.build import build
+    from medmir.cli.pipeline import build
 
     for i in range(3):
         write_dicom(tmp_path / "d" / f"{i}.dcm", nih_pixels(i), uid_seed=str(i + 1))

@@ -146,7 +146,7 @@ def _leftovers(out: Path) -> list[str]:
 
 def test_download_and_extract(release: Server, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    report = download_nih(out, "1", base_url=release.url + "/", progress=False)
+    report = download_nih(out, "1", base_url=release.url + "/")
     _assert_extracted(out)
     assert (out / LABELS).read_bytes() == (release.root / LABELS).read_bytes()
     assert not (out / "images_001.tar.gz").exists()  # deleted after a successful extraction by default
@@ -159,10 +159,10 @@ def test_download_and_extract(release: Server, tmp_path: Path) -> None:
 
 def test_rerun_skips_what_is_there_and_keep_archives(release: Server, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    download_nih(out, "1", base_url=release.url, keep_archives=True, progress=False)
+    download_nih(out, "1", base_url=release.url, keep_archives=True)
     assert (out / "images_001.tar.gz").read_bytes() == (release.root / "images_001.tar.gz").read_bytes()
     before = len(release.seen)
-    report = download_nih(out, "1", base_url=release.url, progress=False)
+    report = download_nih(out, "1", base_url=release.url)
     assert len(release.seen) == before  # no request at all: labels and images_001/ are there
     assert report.skipped == [LABELS, "images_001"]
     assert report.downloaded == [] and report.bytes_downloaded == 0
@@ -173,7 +173,7 @@ def test_archive_already_downloaded_is_not_fetched_again(release: Server, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
     (out / "images_001.tar.gz").write_bytes((release.root / "images_001.tar.gz").read_bytes())
-    report = download_nih(out, "1", labels=False, base_url=release.url, progress=False)
+    report = download_nih(out, "1", labels=False, base_url=release.url)
     assert release.requests_for("images_001.tar.gz") == []
     assert report.extracted == ["images_001"]
     _assert_extracted(out)
@@ -183,7 +183,7 @@ def test_interrupted_transfer_resumes_with_range(release: Server, tmp_path: Path
     n = 100_000
     release.behaviour["images_001.tar.gz"] = Behaviour(drop_after=n)
     out = tmp_path / "out"
-    download_nih(out, "1", labels=False, base_url=release.url, keep_archives=True, progress=False)
+    download_nih(out, "1", labels=False, base_url=release.url, keep_archives=True)
     assert release.requests_for("images_001.tar.gz") == [None, f"bytes={n}-"]
     assert (out / "images_001.tar.gz").read_bytes() == (release.root / "images_001.tar.gz").read_bytes()
     _assert_extracted(out)
@@ -194,7 +194,7 @@ def test_part_file_from_an_earlier_run_is_resumed(release: Server, tmp_path: Pat
     out.mkdir()
     whole = (release.root / "images_001.tar.gz").read_bytes()
     (out / "images_001.tar.gz.part").write_bytes(whole[:12345])
-    report = download_nih(out, "1", labels=False, base_url=release.url, progress=False)
+    report = download_nih(out, "1", labels=False, base_url=release.url)
     assert release.requests_for("images_001.tar.gz") == ["bytes=12345-"]
     assert report.bytes_downloaded == len(whole) - 12345
     _assert_extracted(out)
@@ -203,18 +203,35 @@ def test_part_file_from_an_earlier_run_is_resumed(release: Server, tmp_path: Pat
 def test_server_ignoring_range_restarts_cleanly(release: Server, tmp_path: Path) -> None:
     release.behaviour["images_001.tar.gz"] = Behaviour(drop_after=50_000, ignore_range=True)
     out = tmp_path / "out"
-    download_nih(out, "1", labels=False, base_url=release.url, keep_archives=True, progress=False)
+    download_nih(out, "1", labels=False, base_url=release.url, keep_archives=True)
     # the retry asked for the rest, got the whole file with 200, and must have overwritten, not appended
     assert release.requests_for("images_001.tar.gz") == [None, "bytes=50000-"]
     assert (out / "images_001.tar.gz").read_bytes() == (release.root / "images_001.tar.gz").read_bytes()
     _assert_extracted(out)
 
 
+def test_progress_counts_each_file_in_bytes_and_the_log_hears_extraction(release: Server, tmp_path: Path) -> None:
+    release.behaviour["images_001.tar.gz"] = Behaviour(drop_after=50_000, ignore_range=True)
+    seen: dict[str, int] = {}
+    totals: dict[str, int | None] = {}
+    logged: list[str] = []
+
+    def on_progress(task: str, advance: int, total: int | None) -> None:
+        seen[task] = seen.get(task, 0) + advance
+        totals.setdefault(task, total)
+
+    download_nih(tmp_path / "out", "1", base_url=release.url, on_progress=on_progress, log=logged.append)
+    sizes = {name: (release.root / name).stat().st_size for name in (LABELS, "images_001.tar.gz")}
+    assert seen == sizes  # the restart (the server ignored Range) took back the 50,000 bytes it dropped
+    assert totals == sizes
+    assert logged == ["extracting images_001.tar.gz"]
+
+
 def test_fewer_bytes_than_content_length(release: Server, tmp_path: Path) -> None:
     release.behaviour[LABELS] = Behaviour(extra_length=10)
     out = tmp_path / "out"
     with pytest.raises(MedmirError, match=rf"{LABELS}: size mismatch"):
-        download_nih(out, "1", base_url=release.url, progress=False)
+        download_nih(out, "1", base_url=release.url)
     assert not (out / LABELS).exists()
     assert _leftovers(out) == []
 
@@ -244,7 +261,7 @@ def test_expected_size_and_md5_from_the_release(
     data = (release.root / "images_001.tar.gz").read_bytes()
     _official(release, monkeypatch, size=len(data), md5=hashlib.md5(data).hexdigest())
     out = tmp_path / "out"
-    download_nih(out, "1", progress=False)
+    download_nih(out, "1")
     _assert_extracted(out)
 
 
@@ -253,7 +270,7 @@ def test_size_differs_from_the_release(release: Server, tmp_path: Path, monkeypa
     _official(release, monkeypatch, size=size + 1)
     out = tmp_path / "out"
     with pytest.raises(MedmirError, match=r"images_001\.tar\.gz: size mismatch: the release lists"):
-        download_nih(out, "1", labels=False, progress=False)
+        download_nih(out, "1", labels=False)
     assert sorted(p.name for p in out.iterdir()) == []
 
 
@@ -262,7 +279,7 @@ def test_md5_differs_from_the_release(release: Server, tmp_path: Path, monkeypat
     _official(release, monkeypatch, size=size, md5="0" * 32)
     out = tmp_path / "out"
     with pytest.raises(MedmirError, match=r"images_001\.tar\.gz: MD5 .* does not match"):
-        download_nih(out, "1", labels=False, progress=False)
+        download_nih(out, "1", labels=False)
     assert sorted(p.name for p in out.iterdir()) == []
 
 
@@ -270,14 +287,14 @@ def test_persistent_drops_give_up_with_a_clear_error(release: Server, tmp_path: 
     release.behaviour["images_001.tar.gz"] = Behaviour(extra_length=1000, ignore_range=True)
     out = tmp_path / "out"
     with pytest.raises(MedmirError, match=r"images_001\.tar\.gz: download failed after 4 tries: .*run again"):
-        download_nih(out, "1", labels=False, base_url=release.url, progress=False)
+        download_nih(out, "1", labels=False, base_url=release.url)
     assert len(release.requests_for("images_001.tar.gz")) == 4  # 1 + len(RETRY_DELAYS_S), none after progress
     assert not (out / "images_001").exists()
 
 
 def test_404_names_the_url(server: Server, tmp_path: Path) -> None:
     with pytest.raises(MedmirError, match=rf"{re.escape(server.url)}/{LABELS}: HTTP 404"):
-        download_nih(tmp_path / "out", "2", base_url=server.url, progress=False)
+        download_nih(tmp_path / "out", "2", base_url=server.url)
     assert server.requests_for(LABELS) == [None]  # a 404 is final: no retries
 
 
@@ -289,7 +306,7 @@ def test_connection_refused_is_a_medmir_error(tmp_path: Path, monkeypatch: pytes
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again before use: nothing listens there
     with pytest.raises(MedmirError, match=rf"{LABELS}: download failed after 2 tries: cannot connect"):
-        download_nih(tmp_path / "out", "1", base_url=f"http://127.0.0.1:{port}", progress=False)
+        download_nih(tmp_path / "out", "1", base_url=f"http://127.0.0.1:{port}")
 
 
 def _evil(server: Server, member: tarfile.TarInfo | tuple[str, bytes]) -> None:
@@ -325,7 +342,7 @@ def test_unsafe_tar_members_are_refused(
     name = member.name if isinstance(member, tarfile.TarInfo) else member[0]
     out = tmp_path / "nest" / "out"
     with pytest.raises(MedmirError, match=rf"images_001\.tar\.gz: refusing member {re.escape(repr(name))}: {why}"):
-        download_nih(out, "1", labels=False, base_url=release.url, progress=False)
+        download_nih(out, "1", labels=False, base_url=release.url)
     # nothing outside OUT, no half-extracted folder; the archive is kept for inspection
     assert sorted(p.name for p in (tmp_path / "nest").iterdir()) == ["out"]
     assert not (tmp_path / "evil").exists()
@@ -336,7 +353,7 @@ def test_corrupt_archive_is_a_medmir_error(server: Server, tmp_path: Path) -> No
     (server.root / "images_001.tar.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 64)
     out = tmp_path / "out"
     with pytest.raises(MedmirError, match=r"images_001\.tar\.gz: not a readable \.tar\.gz"):
-        download_nih(out, "1", labels=False, base_url=server.url, progress=False)
+        download_nih(out, "1", labels=False, base_url=server.url)
     assert not (out / "images_001").exists()
     assert _leftovers(out) == []
 
@@ -366,14 +383,14 @@ def test_kaggle_without_package_or_credentials(tmp_path: Path, monkeypatch: pyte
     _no_kaggle_credentials(tmp_path, monkeypatch)
     monkeypatch.setattr(download, "_kaggle_importable", lambda: False)
     with pytest.raises(MedmirError, match=r"--source kaggle needs the kaggle package .* and Kaggle credentials"):
-        download_nih(tmp_path / "out", source="kaggle", progress=False)
+        download_nih(tmp_path / "out", source="kaggle")
 
 
 def test_kaggle_without_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _no_kaggle_credentials(tmp_path, monkeypatch)
     monkeypatch.setattr(download, "_kaggle_importable", lambda: True)
     with pytest.raises(MedmirError, match=r"--source kaggle needs Kaggle credentials \(~/\.kaggle/kaggle\.json"):
-        download_nih(tmp_path / "out", source="kaggle", progress=False)
+        download_nih(tmp_path / "out", source="kaggle")
 
 
 def test_release_file_lists_twelve_official_archives() -> None:
@@ -390,9 +407,11 @@ def test_cli_register_and_handler(release: Server, tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="action"))
     out = tmp_path / "out"
-    args = parser.parse_args(["download", "--out", str(out), "--archives", "1", "--base-url", release.url])
+    args = parser.parse_args(["data", "download", "--out", str(out), "--archives", "1", "--base-url", release.url])
     assert (args.labels, args.source, args.keep_archives) == (True, "nih", False)
     assert args.fn(args) == 0
     _assert_extracted(out)
-    args = parser.parse_args(["download", "--out", str(out), "--no-labels", "--source", "kaggle", "--keep-archives"])
+    args = parser.parse_args(
+        ["data", "download", "--out", str(out), "--no-labels", "--source", "kaggle", "--keep-archives"]
+    )
     assert (args.labels, args.source, args.keep_archives, args.archives) == (False, "kaggle", True, "all")

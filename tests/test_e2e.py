@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -55,28 +56,46 @@ def _listening(proc: subprocess.Popen, port: int, what: str) -> tuple[subprocess
     raise RuntimeError(f"{what} did not start")
 
 
-def _serve(site: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "medmir.cli", "serve", str(site), "--port", str(port)])
-    return _listening(proc, port, "medmir serve")
+Serve = Callable[[Path], tuple[subprocess.Popen, str]]
 
 
-def _run_e2e(script: str, env: dict[str, str], servers: tuple[subprocess.Popen, ...], timeout: int = 600) -> None:
-    """Run web/e2e/`script` with node's test runner, then stop the servers it used; fail with its output."""
-    try:
-        proc = subprocess.run(
-            ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / script)],
-            cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-    finally:
-        for p in servers:
+@pytest.fixture()
+def serve() -> Iterator[Serve]:
+    """serve(site) -> (process, URL): `medmir serve` on a free port, stopped when the test ends, however it ends."""
+    procs: list[subprocess.Popen] = []
+
+    def start(site: Path) -> tuple[subprocess.Popen, str]:
+        port = _free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "medmir.cli", "serve", str(site), "--port", str(port)]))
+        return _listening(procs[-1], port, "medmir serve")
+
+    yield start
+    _stop(procs)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
             p.terminate()
+    for p in procs:
+        try:
             p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _run_e2e(script: str, env: dict[str, str], timeout: int = 600) -> None:
+    """Run web/e2e/`script` with node's test runner; fail with its output."""
+    proc = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / script)],
+        cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
-def e2e_bundle(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def e2e_bundle(full_pack: Path, embed_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("e2e")
     sel = root / "sel"
     select(NIH_SAMPLE / "images", NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz", sel, per_label=3, seed=5)
@@ -91,17 +110,23 @@ def e2e_bundle(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         f.write(f'"{URL_NAME}",{LONG_LABEL},{LONG_LABEL},y,,,\n')
         f.write(f'"{BIDI_NAME}",Effusion,Effusion,z,,,\n')
     build_index(IndexOptions(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8",
-                bundle_format=1))  # fmt: skip
+                bundle_format=1, cache_dir=embed_cache))  # fmt: skip
     evaluate(root / "bundle", full_pack, n_boot=200, report=False)
     return root / "bundle"
 
 
-def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def e2e_site(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site of e2e_bundle, for every browser test of that bundle (they only read it)."""
+    return build_site(e2e_bundle, full_pack, tmp_path_factory.mktemp("e2e-site") / "site").out
+
+
+def test_site_in_chromium(e2e_bundle: Path, e2e_site: Path, full_pack: Path, serve: Serve, tmp_path: Path) -> None:
     if not (WEB_DIST / "index.html").is_file():
         pytest.fail(f"{WEB_DIST} missing: `make test` builds the web app first (npm --prefix web run build)")
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium missing: `make test` installs Debian's chromium (apt-get install -y chromium)")
-    site = build_site(e2e_bundle, full_pack, tmp_path / "site").out
+    site = e2e_site
     # no file over a static host's 25 MB limit: the models are published in parts (src/medmir/parts.py)
     assert max(p.stat().st_size for p in site.rglob("*") if p.is_file()) <= PART_BYTES
     split = json.loads((site / PARTS_FILE).read_text())["files"]["model/text.int8.onnx"]["parts"]
@@ -129,9 +154,9 @@ def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> 
     long = tmp_path / "long.png"  # ~100 bytes; used to hang the page for minutes in the model resize
     Image.new("L", (40_000, 1)).save(long)
 
-    main, url = _serve(site)
-    bad1, url_t = _serve(tampered)
-    bad2, url_b = _serve(bad_size)
+    main, url = serve(site)
+    _, url_t = serve(tampered)
+    _, url_b = serve(bad_size)
     env = {
         **os.environ,
         "E2E_URL": url,
@@ -154,11 +179,13 @@ def test_site_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> 
     }
     if os.environ.get("MEDMIR_SCREENSHOTS"):
         env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
-    _run_e2e("site.test.mjs", env, (main, bad1, bad2), timeout=900)
+    _run_e2e("site.test.mjs", env, timeout=900)
 
 
 @pytest.fixture(scope="module")
-def e2e_bundle_patients(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def e2e_bundle_patients(
+    e2e_bundle: Path, full_pack: Path, embed_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The e2e selection plus two follow-ups of one of its patients (the NIH sample has one image per patient): an
     exact copy of the patient's image (a follow-up that looks the same: its nearest neighbour) and another image.
     A bundle of its own, so the other e2e bundles keep one image per patient and their flat comparisons."""
@@ -180,45 +207,57 @@ def e2e_bundle_patients(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pyt
             shutil.copy(src, sel / "images" / name)
             w.writerow([name, labels, labels.split("|")[0], first["patient_id"], first["age"], first["sex"], "AP"])
     build_index(IndexOptions(sel / "images", sel / "labels.csv", full_pack, root / "bundle", precision="int8",
-                bundle_format=1))  # fmt: skip
+                bundle_format=1, cache_dir=embed_cache))  # fmt: skip
     return root / "bundle"
 
 
-def test_patients_in_chromium(e2e_bundle_patients: Path, full_pack: Path, tmp_path: Path) -> None:
+def test_patients_in_chromium(e2e_bundle_patients: Path, full_pack: Path, serve: Serve, tmp_path: Path) -> None:
     """Patient-aware results and the filters: web/e2e/patients.test.mjs."""
     site = build_site(e2e_bundle_patients, full_pack, tmp_path / "site").out
-    main, url = _serve(site)
+    _, url = serve(site)
     env = {**os.environ, "E2E_URL": url, "E2E_PYTHON": sys.executable, "E2E_BUNDLE": str(e2e_bundle_patients),
            "E2E_PACK": str(full_pack)}  # fmt: skip
-    _run_e2e("patients.test.mjs", env, (main,))
+    _run_e2e("patients.test.mjs", env)
 
 
 @pytest.fixture(scope="module")
-def e2e_bundle_v2(e2e_bundle: Path, full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def e2e_bundle_v2(
+    e2e_bundle: Path, full_pack: Path, embed_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The same selection in bundle format 2, with shards and packs small enough that 40 images make several."""
     root = tmp_path_factory.mktemp("e2e-v2")
     sel = e2e_bundle.parent / "sel"
     out = root / "bundle"
     build_index(IndexOptions(sel / "images", sel / "labels.csv", full_pack, out, precision="int8",
-                bundle_format=2, shard_rows=8, thumbs_per_pack=8))  # fmt: skip
+                bundle_format=2, shard_rows=8, thumbs_per_pack=8, cache_dir=embed_cache))  # fmt: skip
     evaluate(out, full_pack, n_boot=50, report=False)
     return out
 
 
-def _serve_plain(site: Path) -> tuple[subprocess.Popen, str]:
-    """Python's own static server: no COOP/COEP, and it ignores Range (answers 200 with the whole file)."""
-    port = _free_port()
-    args = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return _listening(proc, port, "http.server")
+@pytest.fixture()
+def serve_plain() -> Iterator[Serve]:
+    """Python's own static server: no COOP/COEP, and it ignores Range (answers 200 with the whole file); stopped
+    when the test ends."""
+    procs: list[subprocess.Popen] = []
+
+    def start(site: Path) -> tuple[subprocess.Popen, str]:
+        port = _free_port()
+        args = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
+        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return _listening(procs[-1], port, "http.server")
+
+    yield start
+    _stop(procs)
 
 
-def test_v2_site_in_chromium(e2e_bundle_v2: Path, full_pack: Path, tmp_path: Path) -> None:
+def test_v2_site_in_chromium(
+    e2e_bundle_v2: Path, full_pack: Path, serve: Serve, serve_plain: Serve, tmp_path: Path
+) -> None:
     info = json.loads((e2e_bundle_v2 / "index_info.json").read_text())
     assert info["format_version"] == 2 and info["shard_rows"] == 8
     site = build_site(e2e_bundle_v2, full_pack, tmp_path / "site").out
-    main, url = _serve(site)
-    plain, plain_url = _serve_plain(site)
+    _, url = serve(site)
+    _, plain_url = serve_plain(site)
     env = {
         **os.environ,
         "E2E_URL": url,
@@ -228,11 +267,11 @@ def test_v2_site_in_chromium(e2e_bundle_v2: Path, full_pack: Path, tmp_path: Pat
         "E2E_PACK": str(full_pack),
         "E2E_IMAGE": str(NIH_SAMPLE / "images" / "00000284_000.png"),
     }
-    _run_e2e("v2.test.mjs", env, (main, plain))
+    _run_e2e("v2.test.mjs", env)
 
 
 @pytest.fixture(scope="module")
-def e2e_dicom(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def e2e_dicom(full_pack: Path, embed_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A DICOM collection (docs/DICOM.md) indexed as a version 2 bundle, and the DICOM query samples."""
     from dicom_samples import write_all, write_collection
 
@@ -251,29 +290,29 @@ def e2e_dicom(full_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
             root / "bundle",
             precision="int8",
             bundle_format=2,
+            cache_dir=embed_cache,
         )
     )
     write_all(root / "samples")
     return root / "bundle", root / "samples"
 
 
-def test_dicom_site_in_chromium(e2e_dicom: tuple[Path, Path], full_pack: Path, tmp_path: Path) -> None:
+def test_dicom_site_in_chromium(e2e_dicom: tuple[Path, Path], full_pack: Path, serve: Serve, tmp_path: Path) -> None:
     bundle, samples = e2e_dicom
     site = build_site(bundle, full_pack, tmp_path / "site").out
-    main, url = _serve(site)
+    _, url = serve(site)
     env = {**os.environ, "E2E_URL": url, "E2E_PYTHON": sys.executable, "E2E_BUNDLE": str(bundle),
            "E2E_PACK": str(full_pack), "E2E_SAMPLES": str(samples)}  # fmt: skip
     if os.environ.get("MEDMIR_SCREENSHOTS"):
         env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
-    _run_e2e("dicom.test.mjs", env, (main,))
+    _run_e2e("dicom.test.mjs", env)
 
 
-def test_refine_in_chromium(e2e_bundle: Path, full_pack: Path, tmp_path: Path) -> None:
+def test_refine_in_chromium(e2e_bundle: Path, e2e_site: Path, full_pack: Path, serve: Serve) -> None:
     """Refine by example, composed queries, evidence, export, keyboard and axe-core: web/e2e/refine.test.mjs."""
-    site = build_site(e2e_bundle, full_pack, tmp_path / "site").out
-    main, url = _serve(site)
+    _, url = serve(e2e_site)
     env = {**os.environ, "E2E_URL": url, "E2E_PYTHON": sys.executable, "E2E_BUNDLE": str(e2e_bundle),
            "E2E_PACK": str(full_pack), "E2E_IMAGE": str(NIH_SAMPLE / "images" / "00000284_000.png")}  # fmt: skip
     if os.environ.get("MEDMIR_SCREENSHOTS"):
         env["E2E_SCREENSHOTS"] = str(ROOT / "docs" / "screenshots")
-    _run_e2e("refine.test.mjs", env, (main,))
+    _run_e2e("refine.test.mjs", env)

@@ -21,7 +21,7 @@ from medmir.index.embed.onnx import embed_images
 from medmir.index.embed.torch import (
     ImageFiles,
     TorchEncoder,
-    _decode_gray,
+    decode_gray,
     embed_images_torch,
     gray_to_pixels,
     pack_checkpoint,
@@ -97,7 +97,7 @@ def test_fast_mode_matches_exact(images: list[Path], encoder: TorchEncoder, onnx
 
 
 def test_fast_mode_routes_grayscale_to_the_device(images: list[Path], pack: ModelPack) -> None:
-    spec = pack.manifest["preprocess"]
+    spec = pack.preprocess
     fast = ImageFiles(images, spec, mode="fast")
     exact = ImageFiles(images, spec, mode="exact")
     kinds = [fast[i][2] for i in range(len(images))]
@@ -108,8 +108,8 @@ def test_fast_mode_routes_grayscale_to_the_device(images: list[Path], pack: Mode
 
 
 def test_gray_to_pixels_is_pillow_to_one_grey_level(images: list[Path], pack: ModelPack) -> None:
-    spec = pack.manifest["preprocess"]
-    std = np.asarray(spec["std"], np.float32)[:, None, None]
+    spec = pack.preprocess
+    std = np.asarray(spec.std, np.float32)[:, None, None]
     rng = np.random.default_rng(0)
     noise = [Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8), "L") for w, h in ((300, 200), (150, 401))]
     for img in [Image.open(images[0]), *noise]:
@@ -124,7 +124,7 @@ def test_fast_decode_of_16_bit_grayscale_follows_load_image(tmp_path: Path) -> N
     a = (np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 13) % 4096  # 12-bit data in 16 bits
     path = tmp_path / "x16.png"
     Image.fromarray(a.astype(np.uint16)).save(path)
-    img = _decode_gray(path.read_bytes())
+    img = decode_gray(path.read_bytes())
     assert img is not None and img.mode == "L"
     assert np.array_equal(np.asarray(img), np.asarray(load_image(path))[..., 0])
 
@@ -283,8 +283,8 @@ def test_build_index_torch_backend_on_cpu(
 
 
 def test_png_bytes_helper_roundtrip() -> None:
-    # _decode_gray declines what it does not handle, leaving the decision (and message) to load_image
+    # decode_gray declines what it does not handle, leaving the decision (and message) to load_image
     buf = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buf, format="PNG")
-    assert _decode_gray(buf.getvalue()) is None
-    assert _decode_gray(b"not an image") is None
+    assert decode_gray(buf.getvalue()) is None
+    assert decode_gray(b"not an image") is None

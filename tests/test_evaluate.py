@@ -12,7 +12,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import NIH_SAMPLE
+from conftest import NIH_SAMPLE, BundleFactory
 
 from medmir.bundle.format import normalize_query
 from medmir.bundle.verify import verify_bundle
@@ -108,15 +108,14 @@ def test_image_to_image_excludes_self_and_same_patient() -> None:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """The whole 400-image NIH sample, indexed with the tiny random model, then evaluated."""
-    root = tmp_path_factory.mktemp("eval")
-    build_index(
-        IndexOptions(
-            NIH_SAMPLE / "images", NIH_SAMPLE / "Data_Entry_2017_v2020.csv.gz", tiny_pack, root / "b", workers=2
-        )
-    )
-    return root / "b", evaluate(root / "b", tiny_pack, n_boot=300, seed=1)
+def evaluated(
+    nih_bundle: BundleFactory, tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict]:
+    """The whole 400-image NIH sample, indexed with the tiny random model (a copy of the shared bundle), then
+    evaluated."""
+    bundle = tmp_path_factory.mktemp("eval") / "b"
+    shutil.copytree(nih_bundle(None, 2), bundle)
+    return bundle, evaluate(bundle, tiny_pack, n_boot=300, seed=1)
 
 
 def test_metrics_file_is_complete_and_auditable(evaluated: tuple[Path, dict]) -> None:

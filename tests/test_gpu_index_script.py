@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from conftest import NIH_SAMPLE, ROOT
 
-from benchmarks.gpu_index import _png_with_text
+from benchmarks.gpu_index import png_with_text
 from medmir.imaging.decode import load_image
 
 FIGURES = (
@@ -29,7 +29,7 @@ FIGURES = (
 def test_synthesised_copies_decode_to_the_same_pixels(tmp_path: Path) -> None:
     src = sorted((NIH_SAMPLE / "images").iterdir())[0]
     dst = tmp_path / "copy.png"
-    dst.write_bytes(_png_with_text(src.read_bytes(), "7"))
+    dst.write_bytes(png_with_text(src.read_bytes(), "7"))
     assert hashlib.sha256(dst.read_bytes()).digest() != hashlib.sha256(src.read_bytes()).digest()
     assert np.array_equal(np.asarray(load_image(dst)), np.asarray(load_image(src)))  # CRCs valid, pixels equal
 

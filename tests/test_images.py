@@ -22,23 +22,21 @@ from PIL import Image
 
 from medmir.core.errors import MedmirError
 from medmir.imaging.decode import (
-    MAX_ASPECT,
-    MAX_PIXELS,
-    MAX_SIDE,
-    ImageReadError,
     encode_webp,
     load_image,
     make_thumbnail,
     preprocess_batch,
     preprocess_for_model,
-    size_problem,
     to_rgb8,
 )
+from medmir.imaging.errors import MAX_ASPECT, MAX_PIXELS, MAX_SIDE, ImageReadError, size_problem
+from medmir.model.manifest import PreprocessSpec
 
 IMAGES = NIH_SAMPLE / "images"
 PRE = json.loads((BIOMEDCLIP / "open_clip_config.json").read_text())["preprocess_cfg"]
 Transform = Callable[[Image.Image], Any]  # open_clip's torchvision Compose
-SPEC = {"image_size": 224, "mean": PRE["mean"], "std": PRE["std"]}
+SPEC_SECTION = {"image_size": 224, "mean": PRE["mean"], "std": PRE["std"]}  # a manifest's "preprocess", as read
+SPEC = PreprocessSpec.from_manifest(SPEC_SECTION)
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +318,7 @@ def test_index_skips_and_search_refuses_oversized_images(tiny_pack: Path, tmp_pa
     bad = {"long.png": "image too large: 1000000x1", "wide.png": "image too large: 40000x2",
            "thin.png": "image too elongated: 4000x2"}  # fmt: skip
 
-    rep = process_images(src, tmp_path / "thumbs", workers=1, progress=False)
+    rep = process_images(src, tmp_path / "thumbs", workers=1)
     assert rep.processed == 1 and sorted(p.name for p in (tmp_path / "thumbs").iterdir()) == ["normal.webp"]
     assert {p.name: why.split(";")[0] for p, why in rep.skipped} == bad
 
@@ -353,7 +351,7 @@ def test_image_read_error_pickles() -> None:
 
 @pytest.fixture(scope="module")
 def open_clip_transform() -> Transform:
-    return open_clip.image_transform(224, is_train=False, mean=SPEC["mean"], std=SPEC["std"])
+    return open_clip.image_transform(224, is_train=False, mean=PRE["mean"], std=PRE["std"])
 
 
 def _reference(transform: Transform, img: Image.Image) -> np.ndarray:
@@ -395,17 +393,18 @@ def test_preprocess_batch(nih_by_mode: dict[str, list[Path]]) -> None:
 def test_preprocess_spec_is_checked() -> None:
     img = Image.new("RGB", (10, 10))
     steps = [{"op": op} for op in ("to_rgb", "resize_shorter_side", "center_crop", "scale", "normalize")]
-    assert preprocess_for_model(img, {**SPEC, "steps": steps}).shape == (3, 224, 224)
+    spec = PreprocessSpec.from_manifest({**SPEC_SECTION, "steps": steps})
+    assert preprocess_for_model(img, spec).shape == (3, 224, 224)
     bad_specs = [
-        {**SPEC, "image_size": 0},
-        {**SPEC, "mean": [0.5, 0.5]},
-        {**SPEC, "std": [0.5, 0.0, 0.5]},
-        {**SPEC, "steps": steps[:2] + steps[3:]},
-        {**SPEC, "steps": [steps[0], {"op": "resize_shorter_side", "interpolation": "bilinear"}, *steps[2:]]},
+        {**SPEC_SECTION, "image_size": 0},
+        {**SPEC_SECTION, "mean": [0.5, 0.5]},
+        {**SPEC_SECTION, "std": [0.5, 0.0, 0.5]},
+        {**SPEC_SECTION, "steps": steps[:2] + steps[3:]},
+        {**SPEC_SECTION, "steps": [steps[0], {"op": "resize_shorter_side", "interpolation": "bilinear"}, *steps[2:]]},
     ]
-    for spec in bad_specs:
+    for section in bad_specs:
         with pytest.raises(MedmirError, match="preprocess spec"):
-            preprocess_for_model(img, spec)
+            PreprocessSpec.from_manifest(section)  # checked once, where a manifest is read
 
 
 # ---------------------------------------------------------------- thumbnails

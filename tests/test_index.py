@@ -64,15 +64,15 @@ def test_round_trip(bundle: Path, selection: Path, tiny_pack: Path) -> None:
     assert b.embeddings.shape == (n, 64)
     assert np.allclose(np.linalg.norm(b.embeddings, axis=1), 1, atol=1e-5)
     info = b.info
-    assert info["random_weights"] is True and "meaningless" in info["warning"]
-    assert info["image_embeddings"]["precision"] == "fp32"
+    assert info.random_weights is True and "meaningless" in info.warning
+    assert info.image_embeddings["precision"] == "fp32"
     m = b.metadata[0]
     assert m["id"] == 0 and m["thumbnail"].startswith("images/") and m["report"].startswith("Findings: ")
     # embeddings equal the pack run directly on the original image, with the manifest's preprocessing
     pack = ModelPack.open(tiny_pack)
     for i in (0, n - 1):
         img = load_image(selection / "images" / b.metadata[i]["filename"])
-        direct = pack.encode_pixels(preprocess_for_model(img, pack.manifest["preprocess"])[None], "fp32")[0]
+        direct = pack.encode_pixels(preprocess_for_model(img, pack.preprocess)[None], "fp32")[0]
         assert float(direct @ b.embeddings[i]) > 0.99999
 
 
@@ -209,7 +209,7 @@ def test_html_and_odd_file_names_stay_data(tiny_pack: Path, tmp_path: Path) -> N
     out = tmp_path / "b"
     build_index(IndexOptions(src, tmp_path / "l.csv", tiny_pack, out, workers=1))
     b = Bundle.open(out)
-    assert b.info["format_version"] == 2  # the default
+    assert b.info.format_version == 2  # the default
     assert b.metadata[0]["filename"] == odd and b.metadata[0]["labels"] == ["<i>Label</i>"]
     assert b.thumbnail(0)[8:12] == b"WEBP"
 

@@ -134,12 +134,23 @@ def test_ray_writes_the_local_engines_bundle_and_reports_the_same(
 def _started(cmd: list[str], env: dict[str, str], shards: Path, timeout: float = 120) -> subprocess.Popen[str]:
     """`cmd` running, once it has written its first shard (so it is mid-run)."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    end = time.monotonic() + timeout
-    while not list(shards.rglob("shard-*.npz")):
-        assert proc.poll() is None, f"the run ended before a shard was written: {proc.communicate()[1][-2000:]}"
-        assert time.monotonic() < end, "no shard written"
-        time.sleep(0.05)
+    try:
+        end = time.monotonic() + timeout
+        while not list(shards.rglob("shard-*.npz")):
+            assert proc.poll() is None, f"the run ended before a shard was written: {proc.communicate()[1][-2000:]}"
+            assert time.monotonic() < end, "no shard written"
+            time.sleep(0.05)
+    except BaseException:
+        _stop(proc)
+        raise
     return proc
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Kill `proc` if it still runs, and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
 
 
 def test_a_killed_worker_is_retried(
@@ -150,10 +161,13 @@ def test_a_killed_worker_is_retried(
     images, labels = collection
     out, shards = tmp_path / "bundle", tmp_path / "shards"
     proc = _started(_ray_cmd(images, labels, tiny_pack, out, shards, address), env, shards)
-    workers = subprocess.run(["pgrep", "-f", "ray::MapWorker"], capture_output=True, text=True).stdout.split()
-    assert workers, "no Ray worker running the pipeline"
-    os.kill(int(workers[0]), signal.SIGKILL)
-    _, err = proc.communicate(timeout=600)
+    try:
+        workers = subprocess.run(["pgrep", "-f", "ray::MapWorker"], capture_output=True, text=True).stdout.split()
+        assert workers, "no Ray worker running the pipeline"
+        os.kill(int(workers[0]), signal.SIGKILL)
+        _, err = proc.communicate(timeout=600)
+    finally:
+        _stop(proc)
     assert proc.returncode == 0, err[-3000:]
     _same_bundle(local_bundle, out)
     rows = _shard_rows(shards)
@@ -169,8 +183,7 @@ def test_a_killed_driver_resumes_from_its_shards(
     out, shards = tmp_path / "bundle", tmp_path / "shards"
     cmd = _ray_cmd(images, labels, tiny_pack, out, shards, address)
     proc = _started(cmd, env, shards)
-    proc.kill()
-    proc.communicate()
+    _stop(proc)
     before = _shard_rows(shards)
     assert 0 < len(before) < 49 and not out.exists()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -244,7 +257,7 @@ def test_the_torch_model_on_ray(
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.split()[-1]) == local.embedded == 48
     a, b = Bundle.open(tmp_path / "local"), Bundle.open(tmp_path / "ray")
-    assert list(a.metadata) == list(b.metadata) and a.info["image_embeddings"] == b.info["image_embeddings"]
+    assert list(a.metadata) == list(b.metadata) and a.info.image_embeddings == b.info.image_embeddings
     ea, eb = (e / np.linalg.norm(e, axis=1, keepdims=True) for e in (a.embeddings, b.embeddings))
     assert np.min(np.sum(ea * eb, axis=1)) > 0.9999
     assert all(a.thumbnail(i) == b.thumbnail(i) for i in range(a.count))

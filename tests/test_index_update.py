@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NIH_SAMPLE
+from conftest import NIH_SAMPLE, BundleFactory
 
 from medmir.bundle.neighbors import nearest_neighbors
 from medmir.bundle.read import Bundle
@@ -30,13 +30,9 @@ def names() -> list[str]:
 
 
 @pytest.fixture()
-def bundle(names: list[str], tiny_pack: Path, tmp_path: Path) -> Path:
-    """The first 12 images, version 2 in shards and thumbnail packs of 4 rows."""
-    (tmp_path / "imgs").mkdir()
-    for n in names[:12]:
-        shutil.copy(NIH_SAMPLE / "images" / n, tmp_path / "imgs" / n)
-    build_index(IndexOptions(tmp_path / "imgs", LABELS, tiny_pack, tmp_path / "bundle", workers=1, shard_rows=4,
-                thumbs_per_pack=4))  # fmt: skip
+def bundle(nih_bundle: BundleFactory, tmp_path: Path) -> Path:
+    """The first 12 images, version 2 in shards and thumbnail packs of 4 rows (a copy: the tests change it)."""
+    shutil.copytree(nih_bundle(12, 2, shard_rows=4, thumbs_per_pack=4), tmp_path / "bundle")
     return tmp_path / "bundle"
 
 
@@ -48,7 +44,7 @@ def _neighbours_are_the_new_sets(b: Bundle) -> None:
     """Each row's stored neighbours are its best k rows of the new set: by the stored rows' own scores, up to the
     int8 rounding the stored rows carry (the writer ranks the float vectors it was given, as at index time)."""
     emb = np.asarray(b.embeddings)
-    want, _ = nearest_neighbors(emb, int(b.info["neighbors"]["k"]))
+    want, _ = nearest_neighbors(emb, b.info.neighbors_k)
     got = np.asarray(b.neighbors()["ids"])
     assert got.shape == want.shape and got.max() < b.count
     for i in range(b.count):

@@ -14,7 +14,7 @@ from PIL import Image
 
 from medmir.cli.process import handler, register
 from medmir.core.errors import MedmirError
-from medmir.imaging.decode import ImageReadError
+from medmir.imaging.errors import ImageReadError
 from medmir.imaging.thumbnails import ProcessReport, process_images
 
 IMAGES = NIH_SAMPLE / "images"
@@ -44,12 +44,12 @@ def _truncated(dst: Path) -> Path:
 
 def _run(src: Path, out: Path, **kw: object) -> ProcessReport:
     kw.setdefault("workers", 1)
-    return process_images(src, out, progress=False, **kw)  # type: ignore[arg-type]
+    return process_images(src, out, **kw)  # type: ignore[arg-type]
 
 
 def test_twelve_real_images(inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    report = process_images(inputs, out, workers=2, progress=False)
+    report = process_images(inputs, out, workers=2)
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(p.stem + ".webp" for p in inputs.iterdir())
     assert len(names) == 12
@@ -76,7 +76,7 @@ def test_thumbnail_content_matches_source(inputs: Path, tmp_path: Path) -> None:
 def test_corrupt_file_is_skipped_and_reported(inputs: Path, tmp_path: Path) -> None:
     bad = _truncated(inputs / "broken scan.png")
     out = tmp_path / "out"
-    report = process_images(inputs, out, workers=2, progress=False)
+    report = process_images(inputs, out, workers=2)
     assert report.processed == 12
     assert len(report.skipped) == 1
     path, reason = report.skipped[0]

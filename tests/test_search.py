@@ -3,46 +3,30 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import BIOMEDCLIP, NIH_SAMPLE
+from conftest import BundleFactory, PackFactory
 
 import medmir
 from medmir.bundle.read import Bundle
 from medmir.core.errors import MedmirError
-from medmir.index.options import IndexOptions
-from medmir.index.run import build_index
 from medmir.model.pack import ModelPack
 
 QUERY = "left pleural effusion"
 
 
 @pytest.fixture(scope="module")
-def bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("search")
-    (root / "imgs").mkdir()
-    names = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:5]
-    for n in names:
-        shutil.copy(NIH_SAMPLE / "images" / n, root / "imgs" / n)
-    (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},Effusion\n" for n in names))
-    build_index(IndexOptions(root / "imgs", root / "l.csv", tiny_pack, root / "bundle", workers=1))
-    return root / "bundle"
+def bundle(nih_bundle: BundleFactory) -> Path:
+    return nih_bundle(5, 2, labels=("Effusion",))
 
 
 @pytest.fixture(scope="module")
-def other_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def other_pack(random_pack: PackFactory) -> Path:
     """Same architecture and width as tiny_pack, other weights: the mix-up no dimension check can catch."""
-    from medmir.model.checkpoint import init_random
-    from medmir.model.export import export_pack
-
-    root = tmp_path_factory.mktemp("other")
-    init_random(BIOMEDCLIP, root / "ckpt", size="tiny", seed=2)
-    export_pack(str(root / "ckpt"), root / "pack", log=lambda s: None)
-    return root / "pack"
+    return random_pack("tiny", 2)
 
 
 def _search(bundle: Path, pack: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from medmir.site.build import make_server, parse_range
+from medmir.site.serve import make_server, parse_range
 
 SECRET = "outside the site"
 
@@ -130,6 +130,12 @@ def test_a_silent_connection_is_closed(port: int, sent: bytes) -> None:
         assert time.monotonic() - t0 < 5
 
 
+def _default_sigint() -> None:
+    """In the child before it runs: Ctrl+C's default action. A shell starts a background job with SIGINT ignored,
+    and Python started so never turns SIGINT into KeyboardInterrupt; the test must not depend on how it was run."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _serve_stderr(site: Path, host: str) -> tuple[str, int]:
     """Run `medmir serve` until it says where it serves, stop it with Ctrl+C; its stderr and exit status."""
     proc = subprocess.Popen(
@@ -137,14 +143,20 @@ def _serve_stderr(site: Path, host: str) -> tuple[str, int]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
+        preexec_fn=_default_sigint,
     )
-    assert proc.stderr is not None
-    out, deadline = "", time.monotonic() + 60
-    while "Ctrl+C" not in out and time.monotonic() < deadline and proc.poll() is None:
-        if select.select([proc.stderr], [], [], 1)[0]:
-            out += proc.stderr.readline()
-    proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=30)[1]
+    try:
+        assert proc.stderr is not None
+        out, deadline = "", time.monotonic() + 60
+        while "Ctrl+C" not in out and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([proc.stderr], [], [], 1)[0]:
+                out += proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+    finally:  # however the test ends, no server lives on
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     return out + rest, proc.returncode
 
 

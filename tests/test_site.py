@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import BIOMEDCLIP, NIH_SAMPLE
+from conftest import BIOMEDCLIP, NIH_SAMPLE, BundleFactory
 
 from medmir.bundle.format import INFO
 from medmir.bundle.verify import verify_bundle
@@ -24,39 +24,24 @@ from medmir.evaluate.run import evaluate
 from medmir.index.options import IndexOptions
 from medmir.index.run import build_index
 from medmir.model.manifest import local_checkpoint
-from medmir.site.build import WEB_DIST, build_site, make_server
+from medmir.site.build import WEB_DIST, build_site
+from medmir.site.serve import make_server
 
 
 @pytest.fixture(scope="module")
-def small_bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_bundle(nih_bundle: BundleFactory) -> Path:
     """Format 1 (not the default): the tests on it check version 1's files (embeddings.bin, data/images/)."""
-    root = tmp_path_factory.mktemp("site")
-    src = root / "imgs"
-    src.mkdir()
-    names = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:4]
-    for n in names:
-        shutil.copy(NIH_SAMPLE / "images" / n, src / n)
-    (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},Effusion\n" for n in names))
-    build_index(IndexOptions(src, root / "l.csv", tiny_pack, root / "bundle", workers=1, bundle_format=1))
-    return root / "bundle"
+    return nih_bundle(4, 1, labels=("Effusion",))
 
 
 @pytest.fixture(scope="module")
-def v2_bundle(tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Format 2 with shards of 2 rows and packs of 3 thumbnails, so 7 images make several of each; evaluated, so
-    metrics.json and hard_cases.json are listed too."""
-    root = tmp_path_factory.mktemp("site-v2")
-    src = root / "imgs"
-    src.mkdir()
-    names = sorted(p.name for p in (NIH_SAMPLE / "images").iterdir())[:7]
-    for n in names:
-        shutil.copy(NIH_SAMPLE / "images" / n, src / n)
-    (root / "l.csv").write_text("filename,labels\n" + "".join(f"{n},{('Effusion', 'Nodule')[i % 2]}\n"
-                                                              for i, n in enumerate(names)))  # fmt: skip
-    build_index(IndexOptions(src, root / "l.csv", tiny_pack, root / "bundle", workers=1, bundle_format=2,
-                shard_rows=2, thumbs_per_pack=3))  # fmt: skip
-    evaluate(root / "bundle", tiny_pack, n_boot=20, shuffles=5, report=False)
-    return root / "bundle"
+def v2_bundle(nih_bundle: BundleFactory, tiny_pack: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Format 2 with shards of 2 rows and packs of 3 thumbnails, so 7 images make several of each; evaluated (a copy
+    of the shared bundle), so metrics.json and hard_cases.json are listed too."""
+    bundle = tmp_path_factory.mktemp("site-v2") / "bundle"
+    shutil.copytree(nih_bundle(7, 2, shard_rows=2, thumbs_per_pack=3, labels=("Effusion", "Nodule")), bundle)
+    evaluate(bundle, tiny_pack, n_boot=20, shuffles=5, report=False)
+    return bundle
 
 
 @pytest.fixture()

@@ -27,5 +27,5 @@ def test_synthetic_bundles_verify(tiny_pack: Path, tmp_path: Path, version: int)
     out = make_bundle(tmp_path / "b", 3000, pack_dir=tiny_pack, version=version)
     verify_bundle(out)
     b = Bundle.open(out)
-    assert b.count == 3000 and b.info["format_version"] == version
+    assert b.count == 3000 and b.info.format_version == version
     assert b.metadata[0]["labels"] == ["Cardiomegaly"]

@@ -15,7 +15,7 @@ function stats(samples) {
   return { runs: s.length, median_ms: at(0.5), p95_ms: at(0.95), samples_ms: samples };
 }
 
-// as the site's search worker creates a session (web/src/worker/encoder.ts): the weights as external data
+// as the site's search worker creates a session (web/src/worker/model/encoder.ts): the weights as external data
 async function loadModel(url, level = "basic") {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);

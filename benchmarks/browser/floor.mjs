@@ -1,4 +1,4 @@
-// The WASM floor for benchmarks/run.py's user-path figures: the site's own encoder (web/src/worker/encoder.ts) and
+// The WASM floor for benchmarks/run.py's user-path figures: the site's own encoder (web/src/worker/model/encoder.ts) and
 // tokenizer with the same INT8 models on the same onnxruntime-web WASM build, in Node, 1 thread, warm: what the
 // model itself costs on this CPU.
 //
@@ -52,8 +52,8 @@ async function measure(fn) {
 const ort = await import(ORT_NODE);
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = "error";
-const { createSession, embedText, embedPixels } = await importTs(new URL("src/worker/encoder.ts", WEB), [ortNode]);
-const { WordPieceTokenizer, parseVocab } = await importTs(new URL("src/worker/tokenizer.ts", WEB));
+const { createSession, embedText, embedPixels } = await importTs(new URL("src/worker/model/encoder.ts", WEB), [ortNode]);
+const { WordPieceTokenizer, parseVocab } = await importTs(new URL("src/worker/model/tokenizer.ts", WEB));
 const manifest = JSON.parse(readFileSync(join(cfg.pack, "manifest.json"), "utf8"));
 const tok = new WordPieceTokenizer(parseVocab(readFileSync(join(cfg.pack, manifest.tokenizer.vocab), "utf8")), manifest.tokenizer);
 const model = (name) => createSession(new Uint8Array(readFileSync(join(cfg.pack, manifest.models[name].int8))), name);

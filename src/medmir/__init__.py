@@ -21,7 +21,7 @@ __all__ = ["Collection", "Filters", "Result", "__version__", "open"]
 
 def __getattr__(name: str) -> Any:
     if name in ("Collection", "Filters", "Result"):
-        import medmir.api
+        import medmir.api  # onnxruntime and numpy: loaded on first use, as by open()
 
         return getattr(medmir.api, name)
     raise AttributeError(f"module 'medmir' has no attribute {name!r}")

@@ -27,11 +27,14 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+from PIL import Image
 
 from medmir.bundle.bands import BandKind, band
 from medmir.bundle.read import Bundle
+from medmir.bundle.verify import verify_once
 from medmir.core.errors import MedmirError
-from medmir.model.pack import ModelPack, Precision, check_indexed_with
+from medmir.imaging.decode import load_image, preprocess_for_model
+from medmir.model.pack import ModelPack, Precision
 
 Query = str | Path | np.ndarray | int
 OTHER_MODEL_HINT = "; use that pack (or, knowing the scores mean nothing, --allow-other-model)"
@@ -112,17 +115,13 @@ class Collection:
 
     def embed_image(self, image: str | Path | np.ndarray) -> np.ndarray:
         """float32 [dim]: an image file (PNG, JPEG, ...) or an array (H x W grey or H x W x 3 RGB, uint8)."""
-        from PIL import Image
-
-        from medmir.imaging.decode import load_image, preprocess_for_model
-
         if isinstance(image, np.ndarray):
             if image.ndim not in (2, 3) or image.dtype != np.uint8:
                 raise MedmirError(f"an image array must be uint8 H x W or H x W x 3, got {image.dtype} {image.shape}")
             img = Image.fromarray(image).convert("RGB")
         else:
             img = load_image(Path(image))
-        pixels = preprocess_for_model(img, self.pack.manifest["preprocess"])[None]
+        pixels = preprocess_for_model(img, self.pack.preprocess)[None]
         return self.pack.encode_pixels(pixels, self.precision)[0]
 
     # -- searching -------------------------------------------------------------------------------------------------
@@ -201,7 +200,7 @@ class Collection:
         """Row `row` as the `rank`-th result of a `kind` query scoring `score`."""
         m = self.bundle.metadata[row]
         return Result(rank, row, str(m["filename"]), score, tuple(m["labels"]), str(m.get("patient_id") or ""),
-                      band(score, self.bundle.info.get("score_bands"), kind))  # fmt: skip
+                      band(score, self.bundle.info.score_bands, kind))  # fmt: skip
 
     @property
     def labels(self) -> list[str]:
@@ -265,10 +264,10 @@ def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
 def check_compatible(bundle: Bundle, pack: ModelPack, *, allow_other_model: bool = False) -> None:
     """Ranking needs the pack the bundle was indexed with; `allow_other_model` only needs the same width."""
     if not allow_other_model:
-        check_indexed_with(pack, bundle.info, bundle.dir, hint=OTHER_MODEL_HINT)
-    if int(bundle.info["dim"]) != pack.embed_dim:
+        bundle.info.check_indexed_with(pack, bundle.dir, hint=OTHER_MODEL_HINT)
+    if bundle.info.dim != pack.embed_dim:
         raise MedmirError(
-            f"{bundle.dir}: {bundle.info['dim']}-d embeddings, the pack at {pack.dir} makes {pack.embed_dim}"
+            f"{bundle.dir}: {bundle.info.dim}-d embeddings, the pack at {pack.dir} makes {pack.embed_dim}"
         )
 
 
@@ -291,8 +290,6 @@ def open(
         p.start_text()  # Node creates its session while the bundle is checked and read
     try:
         if verify:
-            from medmir.bundle.verify import verify_once
-
             verify_once(Path(bundle))
         b = Bundle.open(Path(bundle), verify=False)
         check_compatible(b, p, allow_other_model=allow_other_model)

@@ -1,23 +1,20 @@
 // End-to-end for DICOM (docs/DICOM.md): a collection built from DICOM files (pseudonymous names, tag facets), and
 // DICOM files dropped as the query. Run by tests/test_e2e.py (test_dicom_site_in_chromium), which writes the
 // collection and the query samples (tests/dicom_samples.py: every transfer syntax medmir reads) and serves the site.
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS, ownHostOnly } from "./common.mjs";
+import { env, FLAGS, medmir, ownHostOnly } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
-const PY = env("E2E_PYTHON");
 const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const SAMPLES = env("E2E_SAMPLES");
 const SHOTS = process.env.E2E_SCREENSHOTS;
 
 const samples = JSON.parse(readFileSync(join(SAMPLES, "samples.json"), "utf8"));
-const medmir = (...args) => execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
 const python = (...args) => JSON.parse(medmir("search", ...args, "--bundle", BUNDLE, "--model", PACK));
 
 let browser, context, page;

@@ -2,27 +2,23 @@
 // tests/test_e2e.py (test_patients_in_chromium) on a version 1 bundle of the e2e selection plus two follow-ups of one
 // patient P: an exact copy of P's image O (so O's nearest neighbour is P's own) and another image. Expected rankings
 // come from the bundle's own float32 embeddings and neighbours, and from `medmir search`.
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS, ownHostOnly } from "./common.mjs";
+import { env, FLAGS, medmir, ownHostOnly, pathOf, readJson } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
-const PY = env("E2E_PYTHON");
 const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const SCORE_TOL = 1e-5;
 
-const readJson = (p) => JSON.parse(readFileSync(p, "utf8"));
 const info = readJson(join(BUNDLE, "index_info.json"));
 const meta = readJson(join(BUNDLE, "metadata.json")).images;
 const nn = readJson(join(BUNDLE, "nearest_neighbors.json"));
 const raw = readFileSync(join(BUNDLE, "embeddings.bin"));
 const emb = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
-const medmir = (...args) => execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
 const python = (q, ...extra) => JSON.parse(medmir("search", q, "--bundle", BUNDLE, "--model", PACK, "--json", ...extra));
 
 // P: the patient with several images; O: the image the fixture copied (the copy, and another follow-up, come last)
@@ -54,7 +50,6 @@ let page;
 
 const waitKey = (p, key) =>
   p.waitForFunction((k) => document.querySelector('[data-testid="result-path"]')?.dataset.key === k, key, { timeout: 120_000 });
-const pathOf = (p) => p.$eval('[data-testid="result-path"]', (e) => e.dataset.path);
 
 /** The cards shown, in page order. */
 const cards = (p) =>

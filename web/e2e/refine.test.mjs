@@ -5,17 +5,15 @@
 // This context bypasses the page's Content-Security-Policy: axe-core is injected from node_modules as an inline
 // script (page.addScriptTag({path}), never from a CDN), which the policy would refuse. site.test.mjs checks the
 // policy itself.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS, ownHostOnly } from "./common.mjs";
+import { env, FLAGS, medmir, ownHostOnly, pathOf, readJson, results, search, waitKey, waitReady } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
-const PY = env("E2E_PYTHON");
 const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const IMAGE = env("E2E_IMAGE");
@@ -23,13 +21,11 @@ const SHOTS = process.env.E2E_SCREENSHOTS;
 if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
-// the weights the page documents (web/src/worker/compose.ts)
+// the weights the page documents (web/src/worker/rank/compose.ts)
 const ROCCHIO = { alpha: 1, beta: 0.75, gamma: 0.15 };
 const EXCLUDE_WEIGHT = 0.5;
 const ADD_WORDS_WEIGHT = 1;
 
-
-const readJson = (p) => JSON.parse(readFileSync(p, "utf8"));
 const meta = readJson(join(BUNDLE, "metadata.json")).images;
 const info = readJson(join(BUNDLE, "index_info.json"));
 const nn = readJson(join(BUNDLE, "nearest_neighbors.json"));
@@ -52,9 +48,6 @@ function rankAll(q, k) {
   return scores.map((s, r) => ({ r, s })).sort((a, b) => b.s - a.s || a.r - b.r).slice(0, k);
 }
 
-function medmir(...args) {
-  return execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
-}
 const textEmbedding = (t) => JSON.parse(medmir("search", t, "--bundle", BUNDLE, "--model", PACK, "--query-embedding"));
 
 let browser;
@@ -63,28 +56,6 @@ let page;
 const foreign = [];
 const requests = [];
 
-async function waitReady(p) {
-  await p.waitForSelector("#query");
-  await p.waitForFunction(() => !document.querySelector('[aria-label="Loading the model and the index"]'), null, { timeout: 120_000 });
-}
-
-const waitKey = (p, key) =>
-  p.waitForFunction((k) => document.querySelector('[data-testid="result-path"]')?.dataset.key === k, key, { timeout: 120_000 });
-
-async function results(p) {
-  return p.$$eval('[data-testid="result"]', (els) =>
-    els.map((e) => ({ rank: Number(e.dataset.rank), filename: e.dataset.filename, score: Number(e.dataset.score) })),
-  );
-}
-
-async function search(p, q) {
-  await p.fill("#query", q);
-  await p.press("#query", "Enter");
-  await waitKey(p, `q:${q}`);
-  return results(p);
-}
-
-const pathOf = (p) => p.$eval('[data-testid="result-path"]', (e) => e.dataset.path);
 const queryVector = (p) => p.$eval('[data-testid="query-embedding"]', (e) => JSON.parse(e.dataset.values));
 const hashParams = (p) => p.evaluate(() => new URLSearchParams(location.hash.split("?")[1] ?? "").toString());
 

@@ -1,17 +1,15 @@
 // End-to-end: the built site in Debian's Chromium (playwright-core), checked against `medmir search` and the
 // bundle files. Run by tests/test_e2e.py, which builds the site from the shared NIH sample with the full-size
 // random-weight pack, serves it on 127.0.0.1 and passes its paths in the environment.
-import { execFileSync } from "node:child_process";
-import { readFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS, ownHostOnly } from "./common.mjs";
+import { env, FLAGS, medmir, ownHostOnly, pathOf, readJson, results, search, waitReady } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
 const SITE = env("E2E_SITE");
-const PY = env("E2E_PYTHON");
 const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const IMAGE = env("E2E_IMAGE");
@@ -19,7 +17,6 @@ const BAD = JSON.parse(env("E2E_BAD")); // {corrupt, text, huge, long, tamperedU
 const SHOTS = process.env.E2E_SCREENSHOTS;
 const SERVER_PID = Number(env("E2E_SERVER_PID"));
 const host = new URL(URL_).host;
-
 
 let browser;
 let context;
@@ -30,11 +27,6 @@ const dialogs = [];
 // Content-Security-Policy violations Chromium logs; the site must cause none (the deliberate probe is counted apart)
 const cspLogged = [];
 let cspProbe = false;
-
-function medmir(...args) {
-  return execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
-}
-const readJson = (p) => JSON.parse(readFileSync(p, "utf8"));
 
 async function newPage(ctx) {
   const p = await ctx.newPage();
@@ -47,31 +39,6 @@ async function newPage(ctx) {
   });
   return p;
 }
-
-async function waitReady(p) {
-  await p.waitForSelector("#query");
-  await p.waitForFunction(() => !document.querySelector('[aria-label="Loading the model and the index"]'), null, { timeout: 120_000 });
-}
-
-async function search(p, q) {
-  await p.fill("#query", q);
-  await p.press("#query", "Enter");
-  // the results must answer this query: the previous query's results stay on screen until the new ones arrive
-  await p.waitForFunction(
-    (qq) => document.querySelector('[data-testid="result-path"]')?.dataset.key === `q:${qq}`,
-    q,
-    { timeout: 120_000 },
-  );
-  return results(p);
-}
-
-async function results(p) {
-  return p.$$eval('[data-testid="result"]', (els) =>
-    els.map((e) => ({ rank: Number(e.dataset.rank), filename: e.dataset.filename, score: Number(e.dataset.score) })),
-  );
-}
-
-const pathOf = (p) => p.$eval('[data-testid="result-path"]', (e) => e.dataset.path);
 
 before(async () => {
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });

@@ -2,24 +2,21 @@
 // thumbnails read by HTTP Range, every file fetched once. Run by tests/test_e2e.py (test_v2_site_in_chromium), which
 // writes a version 2 bundle with small shards and packs (so a 40-image site has several of each), makes a site,
 // serves it with `medmir serve` (Range) and with a plain static server that ignores Range, and passes the paths here.
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, FLAGS } from "./common.mjs";
+import { env, FLAGS, medmir, results, search } from "./common.mjs";
 
 const URL_ = env("E2E_URL");
 const PLAIN_URL = env("E2E_PLAIN_URL"); // the same site from a server that ignores Range
-const PY = env("E2E_PYTHON");
 const BUNDLE = env("E2E_BUNDLE");
 const PACK = env("E2E_PACK");
 const IMAGE = env("E2E_IMAGE");
 const SCORE_TOL = 1e-5;
 
 const info = JSON.parse(readFileSync(join(BUNDLE, "index_info.json"), "utf8"));
-const medmir = (...args) => execFileSync(PY, ["-m", "medmir.cli", ...args], { encoding: "utf8", maxBuffer: 64 << 20 });
 const python = (q, ...extra) => JSON.parse(medmir("search", ...q, "--bundle", BUNDLE, "--model", PACK, "--k", "10", "--json", ...extra));
 
 let browser;
@@ -55,16 +52,6 @@ async function visit(url, { hold } = {}) {
 async function allLoaded(page) {
   await page.waitForFunction(() => !document.querySelector('[data-testid="loading-rest"]'), null, { timeout: 60_000 });
 }
-
-async function search(page, q) {
-  await page.fill("#query", q);
-  await page.press("#query", "Enter");
-  await page.waitForFunction((qq) => document.querySelector('[data-testid="result-path"]')?.dataset.key === `q:${qq}`, q, { timeout: 120_000 });
-  return results(page);
-}
-
-const results = (page) =>
-  page.$$eval('[data-testid="result"]', (els) => els.map((e) => ({ filename: e.dataset.filename, score: Number(e.dataset.score) })));
 
 function sameAsPython(got, want, what) {
   assert.deepEqual(got.map((r) => r.filename), want.map((r) => r.filename), what);

@@ -1,7 +1,7 @@
 // medmir's service worker: after one visit the site works offline. Network first (so a rebuilt site shows up),
 // falling back to what was cached. It precaches the app shell and the two small contracts (precache.json). Bundle and
 // model files are not cached here: the search worker downloads each once, verifies its sha256 and keeps it on the
-// device itself (web/src/lib/fileStore.ts; a second copy here would double the storage, and precaching them doubled
+// device itself (web/src/lib/storage/fileStore.ts; a second copy here would double the storage, and precaching them doubled
 // the download). The contracts, which the worker always asks the network for first, are refreshed as they pass.
 const SHELL = "medmir-shell-v3";
 const WORKER_CACHED = /\/(data|model)\/(?!index_info\.json$|manifest\.json$)[^/]+$/;

@@ -1,6 +1,6 @@
-// The browser's text encoder on the command line: the site's own session code (src/worker/encoder.ts) and the same
-// onnxruntime-web WASM build, so Python gets the browser's embeddings bit for bit (WASM arithmetic does not depend on
-// the CPU; native onnxruntime's float kernels do, and INT8 activation rounding turns last-bit differences into
+// The browser's text encoder on the command line: the site's own session code (src/worker/model/encoder.ts) and the
+// same onnxruntime-web WASM build, so Python gets the browser's embeddings bit for bit (WASM arithmetic does not depend
+// on the CPU; native onnxruntime's float kernels do, and INT8 activation rounding turns last-bit differences into
 // INT8-noise-sized ones: docs/QUANTIZATION.md).
 //
 // Usage: node scripts/embed.mjs --model PATH/text.int8.onnx [--image-size N]
@@ -46,7 +46,7 @@ function loadEncoder() {
       b.onResolve({ filter: /^onnxruntime-web(\/wasm)?$/ }, () => ({ path: ORT_NODE, external: true }));
     },
   };
-  return importTs(new URL("../src/worker/encoder.ts", import.meta.url), [ortNode]);
+  return importTs(new URL("../src/worker/model/encoder.ts", import.meta.url), [ortNode]);
 }
 
 async function main() {

@@ -4,7 +4,7 @@
 //
 // Usage: node scripts/tokenize.mjs --vocab PATH   (from web/, or npm --prefix web run -s tokenize -- --vocab PATH)
 //
-// src/worker/tokenizer.ts is imported through import-ts.mjs (Node 20 cannot import .ts).
+// src/worker/model/tokenizer.ts is imported through import-ts.mjs (Node 20 cannot import .ts).
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,7 +34,7 @@ function parseArgs(argv) {
 }
 
 function loadTokenizerModule() {
-  return importTs(new URL("../src/worker/tokenizer.ts", import.meta.url));
+  return importTs(new URL("../src/worker/model/tokenizer.ts", import.meta.url));
 }
 
 function decodeUtf8(bytes, what) {

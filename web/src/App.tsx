@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { SearchClient } from "./lib/searchClient";
-import { BASE, type SiteData } from "./lib/site";
+import { SearchClient } from "./lib/protocol/searchClient";
+import { BASE, type SiteData } from "./lib/site/site";
 import { LoadingRest, ProgressPanel, type FileProgress } from "./components/ProgressPanel";
 import { BenchmarkPage } from "./pages/BenchmarkPage";
 import { DataPage } from "./pages/DataPage";
 import { SearchPage } from "./pages/SearchPage";
-import type { ReadyInfo } from "./worker/messages";
+import type { ReadyInfo } from "./lib/protocol/messages";
 
 type Route = "search" | "metrics" | "hard-cases" | "benchmark";
 

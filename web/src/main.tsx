@@ -1,6 +1,6 @@
 import "./index.css";
-import { BASE } from "./lib/site";
-import { bootWorker } from "./lib/workerBoot";
+import { BASE } from "./lib/site/site";
+import { bootWorker } from "./lib/protocol/workerBoot";
 
 const root = document.getElementById("root");
 if (root) {

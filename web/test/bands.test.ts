@@ -1,22 +1,16 @@
-// Score bands (lib/bands.ts): the band of a score, the kind of each search path, index_info parsing, and the result
-// list's chips and "no confident match" notice, rendered to static markup (node, no DOM).
+// Score bands (lib/contracts/bands.ts, lib/results/confidence.ts): the band of a score, the kind of each search path,
+// index_info parsing, and the result list's chips and "no confident match" notice, rendered to static markup (node,
+// no DOM).
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { ConfidenceNotice } from "../src/components/ConfidenceNotice";
 import { ResultList } from "../src/components/ResultList";
-import {
-  bandOf,
-  bandsFor,
-  bandTitle,
-  noConfidentMatch,
-  parseScoreBands,
-  queryKind,
-  type ScoreBands,
-} from "../src/lib/bands";
-import { parseIndexInfo } from "../src/lib/bundle";
-import type { SearchClient } from "../src/lib/searchClient";
-import type { HitOut, RowInfo, SearchPath } from "../src/worker/messages";
+import { parseScoreBands, type ScoreBands } from "../src/lib/contracts/bands";
+import { parseIndexInfo } from "../src/lib/contracts/bundle";
+import type { SearchClient } from "../src/lib/protocol/searchClient";
+import type { HitOut, RowInfo, SearchPath } from "../src/lib/protocol/messages";
+import { bandOf, bandsFor, bandTitle, noConfidentMatch, queryKind } from "../src/lib/results/confidence";
 
 const BANDS: ScoreBands = {
   image: { close: 0.95, similar: 0.9, related: 0.8 },

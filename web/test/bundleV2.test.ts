@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Int8Ranker } from "../src/worker/int8Ranking";
+import { Int8Ranker } from "../src/worker/rank/int8Ranking";
 import {
   Columns,
   embeddingShard,
@@ -11,7 +11,7 @@ import {
   shardCount,
   thumbnailRange,
   type InfoV2,
-} from "../src/lib/bundleV2";
+} from "../src/lib/contracts/bundleV2";
 
 describe("bundle v2 parts", () => {
   it("names the broken field of index_info.json", () => {

@@ -1,15 +1,8 @@
-// Composed query vectors (worker/compose.ts): the weights and the arithmetic pinned on small vectors.
+// Composed query vectors (worker/rank/compose.ts, weights in lib/query/composeWeights.ts): the weights and the
+// arithmetic pinned on small vectors.
 import { describe, expect, it } from "vitest";
-import {
-  ADD_WORDS_WEIGHT,
-  composeQuery,
-  EXCLUDE_WEIGHT,
-  excludeWords,
-  imagePlusWords,
-  normalize,
-  ROCCHIO,
-  rocchio,
-} from "../src/worker/compose";
+import { ADD_WORDS_WEIGHT, EXCLUDE_WEIGHT, ROCCHIO } from "../src/lib/query/composeWeights";
+import { composeQuery, excludeWords, imagePlusWords, normalize, rocchio } from "../src/worker/rank/compose";
 
 const close = (got: ArrayLike<number>, want: number[]) => {
   expect(got.length).toBe(want.length);

@@ -1,5 +1,6 @@
 /**
- * The browser's DICOM decoder (src/lib/dicom/) against Python's (medmir.images.load_image -> medmir.dicom), on
+ * The browser's DICOM decoder (src/lib/image/dicom/) against Python's (medmir.imaging.decode.load_image ->
+ * medmir.imaging.dicom), on
  * 1. the samples of tests/dicom_samples.py (written from the shared NIH X-rays): grayscale lossless byte for byte,
  *    lossy JPEG within max 2 / mean 0.5; those the browser cannot decode must name their transfer syntax;
  * 2. pydicom's own test files (every transfer syntax, colour model, bit depth and byte order it ships).
@@ -12,9 +13,9 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { decodeDicomBytes } from "../src/lib/dicom";
-import { parseDicomBytes } from "../src/lib/dicom/parse";
-import type { DecodedImage } from "../src/lib/upload";
+import { decodeDicomBytes } from "../src/lib/image/dicom";
+import { parseDicomBytes } from "../src/lib/image/dicom/parse";
+import type { DecodedImage } from "../src/lib/image/decodedImage";
 import { decodePng } from "./pngDecode";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -90,7 +91,7 @@ import json, sys
 from pathlib import Path
 import numpy as np
 import pydicom
-from medmir.images import load_image
+from medmir.imaging.decode import load_image
 out = Path(sys.argv[1])
 files = sorted((Path(pydicom.__file__).parent / "data" / "test_files").glob("*.dcm"))
 listed = {}

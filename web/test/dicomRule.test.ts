@@ -1,5 +1,5 @@
 /**
- * The browser's DICOM decoder (src/lib/dicom/) on files made to order (test/dicomWrite.ts): docs/DICOM.md's rule
+ * The browser's DICOM decoder (src/lib/image/dicom/) on files made to order (test/dicomWrite.ts): docs/DICOM.md's rule
  * (windows, percentiles, LUTs, MONOCHROME1, BitsStored), the transfer syntax refusals and the errors for broken
  * files. Parity with Python on real files: dicomParity.test.ts.
  */
@@ -7,12 +7,12 @@ import { deflateRawSync } from "node:zlib";
 
 import { describe, expect, it } from "vitest";
 
-import { decodeDicomBytes, storedValue } from "../src/lib/dicom";
-import { ybrToRgb } from "../src/lib/dicom/colour";
-import { hasDicomMagic, isDicomFile } from "../src/lib/dicom/detect";
-import { asStoredComponents } from "../src/lib/dicom/jpegColour";
-import { decodeRle, unpackBits } from "../src/lib/dicom/rle";
-import { codecFor, syntaxLabel, TRANSFER_SYNTAXES } from "../src/lib/dicom/syntaxes";
+import { decodeDicomBytes, storedValue } from "../src/lib/image/dicom";
+import { ybrToRgb } from "../src/lib/image/dicom/colour";
+import { hasDicomMagic, isDicomFile } from "../src/lib/image/dicom/detect";
+import { asStoredComponents } from "../src/lib/image/dicom/jpegColour";
+import { decodeRle, unpackBits } from "../src/lib/image/dicom/rle";
+import { codecFor, syntaxLabel, TRANSFER_SYNTAXES } from "../src/lib/image/dicom/syntaxes";
 import {
   percentile,
   percentileWindow,
@@ -20,8 +20,8 @@ import {
   windowLinear,
   windowLinearExact,
   windowSigmoid,
-} from "../src/lib/dicom/voi";
-import { decodeUpload } from "../src/lib/upload";
+} from "../src/lib/image/dicom/voi";
+import { decodeUpload } from "../src/lib/image/upload";
 import { concat, dicomFile, encapsulated, imageElements, sequence, u16, type El } from "./dicomWrite";
 
 /** The gray value of each pixel (R of RGBA, checked equal to G and B). */

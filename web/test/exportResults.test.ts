@@ -1,7 +1,7 @@
-// Exporting results (lib/exportResults.ts) and the evidence of an image query (lib/evidence.ts).
+// Exporting results (lib/results/exportResults.ts) and the evidence of an image query (lib/results/evidence.ts).
 import { describe, expect, it } from "vitest";
-import { countText, labelCounts } from "../src/lib/evidence";
-import { csvCell, exportRows, toCsv, toJson } from "../src/lib/exportResults";
+import { countText, labelCounts } from "../src/lib/results/evidence";
+import { csvCell, exportRows, toCsv, toJson } from "../src/lib/results/exportResults";
 
 describe("CSV and JSON export", () => {
   it("escapes commas, quotes and line breaks (RFC 4180)", () => {

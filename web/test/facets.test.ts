@@ -1,7 +1,7 @@
 // Facets (DICOM tag values per image): read from both bundle formats, the row filter the worker ranks with
 // (together with the label include/exclude filter), and their state in the page's URL.
 import { describe, expect, it, vi } from "vitest";
-import { Columns } from "../src/lib/bundleV2";
+import { Columns } from "../src/lib/contracts/bundleV2";
 import {
   facetFilter,
   facetsFrom,
@@ -13,15 +13,15 @@ import {
   setFacetParam,
   summarize,
   type FacetTable,
-} from "../src/lib/facets";
-import { rowTableV2 } from "../src/lib/rowTable";
-import { CollectionV1, labelFilter, rowFilter } from "../src/worker/collection";
-import { CollectionV2 } from "../src/worker/collectionV2";
-import type { Filters } from "../src/worker/messages";
+} from "../src/lib/contracts/facets";
+import { rowTableV2 } from "../src/lib/contracts/rowTable";
+import { CollectionV1, labelFilter, rowFilter } from "../src/worker/collection/collection";
+import { CollectionV2 } from "../src/worker/collection/collectionV2";
+import type { Filters } from "../src/lib/protocol/messages";
 import { BASE, fileList, files, json, progress } from "./memoryFiles";
 
-// The collections fetch their files through lib/cache.ts: here they come from memory, by file name.
-vi.mock("../src/lib/cache", () => import("./memoryFiles").then((m) => m.cacheModule));
+// The collections fetch their files through lib/storage/cache.ts: here they come from memory, by file name.
+vi.mock("../src/lib/storage/cache", () => import("./memoryFiles").then((m) => m.cacheModule));
 
 function entry(i: number, labels: string[], facets?: Record<string, unknown>) {
   const stem = `img${i}`;

@@ -4,7 +4,7 @@ import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { FacetFilters } from "../src/components/FacetFilters";
-import type { FacetSelection, FacetSummary } from "../src/lib/facets";
+import type { FacetSelection, FacetSummary } from "../src/lib/contracts/facets";
 
 const html = (facets: FacetSummary[], selected: FacetSelection = {}) =>
   renderToStaticMarkup(createElement(FacetFilters, { facets, selected, onChange: () => {} }));

@@ -3,12 +3,12 @@
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import { resultCounts } from "../src/lib/resultCounts";
-import type { SearchClient } from "../src/lib/searchClient";
+import { resultCounts } from "../src/lib/results/resultCounts";
+import type { SearchClient } from "../src/lib/protocol/searchClient";
 import { SearchPage } from "../src/pages/SearchPage";
 import { activeFilters, FilterPanel } from "../src/pages/search/FilterPanel";
 import { filtersFrom } from "../src/pages/search/params";
-import type { ReadyInfo, RowInfo } from "../src/worker/messages";
+import type { ReadyInfo, RowInfo } from "../src/lib/protocol/messages";
 
 const READY = {
   labels: ["Effusion", "Mass"],

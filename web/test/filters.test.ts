@@ -3,15 +3,15 @@
 // must rank alike under every filter. Also: the typed columns behind it, their counts, Find Similar's choice between
 // the precomputed neighbours and a live ranking, and the cost at 500,000 rows.
 import { describe, expect, it, vi } from "vitest";
-import { Columns } from "../src/lib/bundleV2";
-import { NO_FACETS } from "../src/lib/facets";
-import { collectionCounts, rowTableV1, rowTableV2, valueCounts } from "../src/lib/rowTable";
-import { ageFilter, hasFilters, labelFilter, neighborsAnswer, patientFilter, rowFilter, valueFilter, CollectionV1 } from "../src/worker/collection";
-import { CollectionV2 } from "../src/worker/collectionV2";
-import type { Filters } from "../src/worker/messages";
+import { Columns } from "../src/lib/contracts/bundleV2";
+import { NO_FACETS } from "../src/lib/contracts/facets";
+import { collectionCounts, rowTableV1, rowTableV2, valueCounts } from "../src/lib/contracts/rowTable";
+import { ageFilter, hasFilters, labelFilter, neighborsAnswer, patientFilter, rowFilter, valueFilter, CollectionV1 } from "../src/worker/collection/collection";
+import { CollectionV2 } from "../src/worker/collection/collectionV2";
+import type { Filters } from "../src/lib/protocol/messages";
 import { BASE, fileList, files, json, progress } from "./memoryFiles";
 
-vi.mock("../src/lib/cache", () => import("./memoryFiles").then((m) => m.cacheModule));
+vi.mock("../src/lib/storage/cache", () => import("./memoryFiles").then((m) => m.cacheModule));
 
 interface Img {
   labels: string[];

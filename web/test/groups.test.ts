@@ -1,13 +1,13 @@
-// Patient-aware results: grouping (lib/groups.ts), the counts among the results (lib/resultCounts.ts), and the result
-// list rendered grouped (markup only: no DOM in these tests).
+// Patient-aware results: grouping (lib/results/groups.ts), the counts among the results (lib/results/resultCounts.ts),
+// and the result list rendered grouped (markup only: no DOM in these tests).
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { ResultList } from "../src/components/ResultList";
-import { groupByPatient, hasSharedPatients, moreText } from "../src/lib/groups";
-import { resultCounts } from "../src/lib/resultCounts";
-import type { SearchClient } from "../src/lib/searchClient";
-import type { HitOut, RowInfo } from "../src/worker/messages";
+import { groupByPatient, hasSharedPatients, moreText } from "../src/lib/results/groups";
+import { resultCounts } from "../src/lib/results/resultCounts";
+import type { SearchClient } from "../src/lib/protocol/searchClient";
+import type { HitOut, RowInfo } from "../src/lib/protocol/messages";
 
 const row = (filename: string, patient: string, extra: Partial<RowInfo> = {}): RowInfo => ({
   filename,

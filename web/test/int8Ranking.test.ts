@@ -1,8 +1,8 @@
 // The int8 ranking of bundle format 2: the SIMD pass with its int16 query, then exact re-scoring, must give the
 // exact order (recall 1) on rows with real structure (a narrow cone, as CLIP rows are) and on random rows.
 import { describe, expect, it } from "vitest";
-import { EXTRA, Int8Ranker } from "../src/worker/int8Ranking";
-import { topK } from "../src/worker/ranking";
+import { EXTRA, Int8Ranker } from "../src/worker/rank/int8Ranking";
+import { topK } from "../src/worker/rank/ranking";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

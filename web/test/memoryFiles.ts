@@ -1,5 +1,6 @@
-// Bundle files served from memory for tests that open a collection: lib/cache.ts's fetchVerified is mocked to read
-// this map by file name (`vi.mock("../src/lib/cache", () => import("./memoryFiles").then((m) => m.cacheModule))`).
+// Bundle files served from memory for tests that open a collection: lib/storage/cache.ts's fetchVerified is mocked to
+// read this map by file name
+// (`vi.mock("../src/lib/storage/cache", () => import("./memoryFiles").then((m) => m.cacheModule))`).
 
 export const files = new Map<string, Uint8Array>();
 

@@ -2,19 +2,14 @@
 // Fixtures (web/test/fixtures) are a real `medmir evaluate` output (scripts/make_metrics_fixture.py; random-weight
 // model, so the figures sit at chance); the same checks run on a whole evaluated bundle
 // (tests/test_evaluate.py sets MEDMIR_METRICS_BUNDLE; otherwise build/demo/bundle when present).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import {
-  parseHardCases,
-  parseMetrics,
-  thumbnailPathFor,
-  TIER_NAMES,
-  type HardCases,
-  type Metrics,
-} from "../src/lib/metricsTypes";
+import { thumbnailPathFor } from "../src/lib/contracts/metadata";
+import { TIER_NAMES, type HardCases, type Metrics } from "../src/lib/contracts/metrics";
+import { parseHardCases, parseMetrics } from "../src/lib/contracts/metricsParse";
 import { HardCasesPage } from "../src/pages/HardCasesPage";
 import { MetricsPage } from "../src/pages/MetricsPage";
 
@@ -514,7 +509,8 @@ describe("validators", () => {
   });
 
   it("page sources never inject HTML", () => {
-    for (const f of ["../src/pages/MetricsPage.tsx", "../src/pages/HardCasesPage.tsx"]) {
+    const sections = readdirSync(new URL("../src/pages/metrics/", import.meta.url)).map((f) => `../src/pages/metrics/${f}`);
+    for (const f of ["../src/pages/MetricsPage.tsx", "../src/pages/HardCasesPage.tsx", ...sections]) {
       expect(readFileSync(new URL(f, import.meta.url), "utf8")).not.toMatch(/dangerouslySetInnerHTML|innerHTML/);
     }
   });

@@ -4,7 +4,7 @@
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { weightsApart } from "../src/worker/onnxWeights";
+import { weightsApart } from "../src/worker/model/onnxWeights";
 
 type Pb = (number | Uint8Array)[];
 const varint = (n: number): number[] => {

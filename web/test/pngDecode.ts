@@ -8,7 +8,7 @@
  */
 import { inflateSync } from "node:zlib";
 
-import type { RGBImage } from "../src/worker/preprocess";
+import type { RGBImage } from "../src/worker/model/preprocess";
 
 export interface DecodedPng {
   width: number;

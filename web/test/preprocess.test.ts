@@ -1,6 +1,6 @@
 /**
- * web/src/worker/preprocess.ts against the Python index's preprocessing (Pillow BICUBIC + medmir.images), from
- * fixtures written by scripts/make_preprocess_fixtures.py. Resizes must be byte-identical to Pillow; the model
+ * web/src/worker/model/preprocess.ts against the Python index's preprocessing (Pillow BICUBIC + medmir.imaging.decode),
+ * from fixtures written by scripts/make_preprocess_fixtures.py. Resizes must be byte-identical to Pillow; the model
  * tensor must match `preprocess_for_model` (it is bit-identical in practice; the bar is 1e-6).
  */
 import { createHash } from "node:crypto";
@@ -18,7 +18,7 @@ import {
   rgbaToRgb,
   shorterSideSize,
   verticalFirst,
-} from "../src/worker/preprocess";
+} from "../src/worker/model/preprocess";
 import { crc32, decodePng, pngToRgb } from "./pngDecode";
 
 // ------------------------------------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ describe("resizeBicubic is byte-identical to Pillow's BICUBIC resize", () => {
   });
 });
 
-describe("preprocess matches medmir.images.preprocess_for_model", () => {
+describe("preprocess matches medmir.imaging.decode.preprocess_for_model", () => {
   for (const name of CASE_FILES) {
     it(name, () => {
       const doc = load<CaseDoc>(`${name}.json`);
@@ -359,7 +359,7 @@ describe("NIH chest X-rays from ../shared, decoded with the test PNG decoder", (
       const png = decodePng(new Uint8Array(readFileSync(new URL(e.file, NIH_DIR))));
       const img = pngToRgb(png);
       expect([img.width, img.height]).toEqual([e.width, e.height]);
-      expect(sha256(img.data), "decoded pixels equal medmir.images.load_image's").toBe(e.rgb_sha256);
+      expect(sha256(img.data), "decoded pixels equal medmir.imaging.decode.load_image's").toBe(e.rgb_sha256);
       expectUint8(resizeBicubic(img, e.resize.width, e.resize.height), e.resize, `${e.file} resize`);
       checkPipeline(img, e.pipeline, `${e.file} pipeline`);
       report.nih++;

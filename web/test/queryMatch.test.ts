@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalWords, matchFallback, normalizeQuery, type FallbackEntry } from "../src/worker/queryMatch";
+import { canonicalWords, matchFallback, normalizeQuery, type FallbackEntry } from "../src/worker/rank/queryMatch";
 
 const entry = (query: string): FallbackEntry => ({ query, normalized: normalizeQuery(query), ids: [1], scores: [0.5] });
 const ENTRIES = ["pleural effusion", "normal chest x-ray", "pulmonary edema", "cardiomegaly with pulmonary edema", "collapsed lung"].map(entry);

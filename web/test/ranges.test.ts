@@ -4,8 +4,8 @@ import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { configureParts } from "../src/lib/parts";
-import { RangeReader } from "../src/lib/ranges";
+import { configureParts } from "../src/lib/storage/parts";
+import { RangeReader } from "../src/lib/storage/ranges";
 
 const FILE = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 251);
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

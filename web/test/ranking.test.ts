@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createScorer, scoreAll, topK } from "../src/worker/ranking";
+import { createScorer, scoreAll, topK } from "../src/worker/rank/ranking";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -1,7 +1,7 @@
-// Composed and refined queries on the page: the query parser (lib/queryParse.ts), their URL state
+// Composed and refined queries on the page: the query parser (lib/query/queryParse.ts), their URL state
 // (pages/search/refineParams.ts) and the keyboard moves through the result grid (pages/search/resultKeys.ts).
 import { describe, expect, it } from "vitest";
-import { ONLY_EXCLUSIONS, parseQuery } from "../src/lib/queryParse";
+import { ONLY_EXCLUSIONS, parseQuery } from "../src/lib/query/queryParse";
 import { setQueryParam } from "../src/pages/search/params";
 import { clearMarks, composedPlan, isImageQuery, marksFrom, setAddWords, setImageBase, toggleMark } from "../src/pages/search/refineParams";
 import { columnsOf, nextIndex } from "../src/pages/search/resultKeys";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { RunQueue } from "../src/worker/runQueue";
-import { warmUp } from "../src/worker/warmup";
+import { RunQueue } from "../src/worker/model/runQueue";
+import { warmUp } from "../src/worker/model/warmup";
 
 /** A job that records when it starts and ends, and finishes when `release()` is called. */
 function gate(log: string[], name: string) {

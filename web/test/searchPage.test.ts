@@ -3,11 +3,11 @@
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import type { SearchClient } from "../src/lib/searchClient";
+import type { SearchClient } from "../src/lib/protocol/searchClient";
 import { SearchPage } from "../src/pages/SearchPage";
 import { activeFilters } from "../src/pages/search/FilterPanel";
 import { filtersFrom, labelMode, setLabelParam, setMinScoreParam, setQueryParam } from "../src/pages/search/params";
-import type { ReadyInfo } from "../src/worker/messages";
+import type { ReadyInfo } from "../src/lib/protocol/messages";
 
 describe("search URL state", () => {
   it("reads labels, the minimum score and facets; nothing set is no filter", () => {

@@ -16,7 +16,7 @@ import {
   setSameParam,
   setValuesParam,
 } from "../src/pages/search/params";
-import { setFacetParam } from "../src/lib/facets";
+import { setFacetParam } from "../src/lib/contracts/facets";
 
 const link = (p: URLSearchParams) => new URLSearchParams(p.toString());
 

@@ -7,8 +7,8 @@ import {
   parseRecord,
   threadCandidates,
   type ThreadRecord,
-} from "../src/worker/threads";
-import { median, steadyMs, TEXT_WARMUP, warmedUp, type WarmPolicy } from "../src/worker/warmup";
+} from "../src/worker/model/threads";
+import { median, steadyMs, TEXT_WARMUP, warmedUp, type WarmPolicy } from "../src/worker/model/warmup";
 
 const rec = (m: Record<number, number[]>): ThreadRecord => ({
   steadyMs: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v])),

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
-import { cleanText, parseVocab, WordPieceTokenizer } from "../src/worker/tokenizer";
+import { cleanText, parseVocab, WordPieceTokenizer } from "../src/worker/model/tokenizer";
 
 const VOCAB_PATH = new URL("../../../shared/models/biomedclip/vocab.txt", import.meta.url);
 const GOLDEN_PATH = new URL("../../tests/fixtures/tokenizer_golden.json", import.meta.url);

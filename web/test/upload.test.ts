@@ -1,6 +1,7 @@
 /**
- * The upload size rule (src/lib/imageLimits.ts) against the Python pipeline's (medmir.images.size_problem), and the
- * header reader against Pillow on real files Pillow writes. Needs the repository's .venv (`make install`).
+ * The upload size rule (src/lib/image/imageLimits.ts) against the Python pipeline's
+ * (medmir.imaging.decode.size_problem), and the header reader against Pillow on real files Pillow writes. Needs the
+ * repository's .venv (`make install`).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -10,9 +11,9 @@ import { deflateSync } from "node:zlib";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { headerSize, MAX_ASPECT, MAX_PIXELS, MAX_SIDE, sizeProblem } from "../src/lib/imageLimits";
-import { decodeUpload } from "../src/lib/upload";
-import { resizeBicubic } from "../src/worker/preprocess";
+import { headerSize, MAX_ASPECT, MAX_PIXELS, MAX_SIDE, sizeProblem } from "../src/lib/image/imageLimits";
+import { decodeUpload } from "../src/lib/image/upload";
+import { resizeBicubic } from "../src/worker/model/preprocess";
 import { crc32 } from "./pngDecode";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -58,7 +59,7 @@ describe("one size rule on both sides", () => {
       [400, 20], [20, 400], [20, 401], [1024, 1024], [1, 1], [20, 1], [21, 1], [0, 5], [5, 0], [20_000, 1_000],
       [20_000, 999], [20_001, 20_000], [20_000, 20_000], [6324, 6324], [6325, 6325], [3000, 2000], [12_000, 9_000]];
     const want = JSON.parse(
-      python("import json,sys; from medmir.images import size_problem as p; " +
+      python("import json,sys; from medmir.imaging.decode import size_problem as p; " +
         "print(json.dumps([p(w, h) for w, h in json.loads(sys.argv[1])]))", JSON.stringify(sizes)),
     ) as (string | null)[];
     expect(want.filter((x) => x === null).length).toBeGreaterThan(5);

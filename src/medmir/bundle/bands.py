@@ -19,6 +19,7 @@ is enforced against floating-point rounding).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -56,7 +57,7 @@ def score_bands(neighbor_scores: np.ndarray, fallback: dict[str, Any]) -> dict[s
     return {"image": image, "text": _bands(text_best, text_kth), "method": METHOD}
 
 
-def band(score: float, bands: dict[str, Any] | None, kind: BandKind) -> str:
+def band(score: float, bands: Mapping[str, Any] | None, kind: BandKind) -> str:
     """The band of a score of a `kind` query (text; or image: an image, a vector, a row, the neighbours): "close",
     "similar", "related", or "" (below related, or a bundle without bands)."""
     b = (bands or {}).get(kind)

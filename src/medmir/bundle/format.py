@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
+from medmir.core.outputs import recognise_legacy_output
+
 FORMAT_NAME = "medmir-bundle"
-READABLE_VERSIONS = (1, 2)  # what every reader accepts (read_info, verify, search, evaluate, site)
+READABLE_VERSIONS = (1, 2)  # what every reader accepts (bundle.info, verify, search, evaluate, site)
 # What the writer, `build_index`, `medmir index` and `medmir build` write unless told otherwise: version 2 (int8
 # rows in shards, thumbnail packs, columnar metadata), the one a 112,120-image collection needs. Version 1 (float32
 # embeddings.bin, nearest_neighbors.json, images/) stays available with `bundle_format=1` / `--bundle-format 1`.
@@ -19,6 +22,22 @@ FALLBACK = "fallback_results.json"
 INFO = "index_info.json"
 IMAGES = "images"
 DATA_FILES = (EMBEDDINGS, METADATA, NEIGHBORS, FALLBACK)
+# `medmir evaluate` adds these to the bundle (and to index_info.json's files)
+METRICS = "metrics.json"
+HARD_CASES = "hard_cases.json"
+EVAL_FILES = (METRICS, HARD_CASES)
+
+
+def looks_like_bundle(folder: Path) -> bool:
+    """Whether `folder` holds a bundle's index_info.json: how a bundle written before output markers (medmir.core.
+    outputs) is known as `medmir index`'s own output."""
+    try:
+        return json.loads((folder / INFO).read_text(encoding="utf-8")).get("format") == FORMAT_NAME
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+recognise_legacy_output("index", looks_like_bundle)
 
 
 def normalize_query(text: str) -> str:

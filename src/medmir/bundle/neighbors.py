@@ -177,7 +177,7 @@ def ivf_graph(
     target plus a margin, then every row searched and recall measured on other held-out rows. (graph, tuning);
     graph None when the target needs more than MAX_PROBE_SHARE of the lists: the data has no structure to exploit
     (random vectors) and exact costs about the same."""
-    import faiss
+    import faiss  # only above EXACT_MAX_ROWS: smaller collections never load it
 
     n = x.shape[0]
     tune_n = min(TUNE_ROWS, n // 3)
@@ -203,7 +203,7 @@ def ivf_graph(
 
 
 def train_ivf(x: np.ndarray, seed: int) -> Any:
-    import faiss
+    import faiss  # as ivf_graph: only where an approximate graph is built
 
     n, dim = x.shape
     nlist = max(1, int(4 * math.sqrt(n)))

@@ -19,6 +19,7 @@ import numpy as np
 from medmir.bundle import columns
 from medmir.bundle.bands import score_bands
 from medmir.bundle.compact import Int8Rows
+from medmir.bundle.files import read_json_file
 from medmir.bundle.format import (
     DEFAULT_BUNDLE_FORMAT,
     EMBEDDINGS,
@@ -43,7 +44,6 @@ from medmir.bundle.format import (
     thumbnail_name,
 )
 from medmir.bundle.neighbors import neighbor_graph, top_k
-from medmir.bundle.read import read_json_file
 from medmir.core._version import __version__
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import atomic_write_bytes, atomic_write_json, sha256_file

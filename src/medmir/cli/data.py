@@ -1,26 +1,26 @@
-"""`medmir data download`: the argparse wiring for medmir.data.download; cli.py calls register()."""
+"""`medmir data download`: the NIH ChestX-ray14 release (medmir.data.download) with a byte-counting bar per file."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
+from medmir.cli.common import Subparsers, err, progress_bar
+from medmir.data.download import download_nih
 
 
-def handler(args: argparse.Namespace) -> int:
-    from medmir.data.download import download_nih
-
-    report = download_nih(
-        args.out,
-        args.archives,
-        labels=args.labels,
-        source=args.source,
-        base_url=args.base_url,
-        keep_archives=args.keep_archives,
-    )
-    err = Console(stderr=True, highlight=False)
+def _download(args: argparse.Namespace) -> int:
+    with progress_bar(unit="bytes") as bar:
+        report = download_nih(
+            args.out,
+            args.archives,
+            labels=args.labels,
+            source=args.source,
+            base_url=args.base_url,
+            keep_archives=args.keep_archives,
+            on_progress=bar,
+            log=lambda msg: err.print(msg, markup=False),
+        )
     err.print(
         f"{args.out}: downloaded {len(report.downloaded)} file(s) ({report.bytes_downloaded / 1e6:,.1f} MB), "
         f"extracted {len(report.extracted)}, already there {len(report.skipped)}",
@@ -29,9 +29,11 @@ def handler(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(data_subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add the `download` action to the `medmir data` sub-parsers."""
-    p = data_subparsers.add_parser(
+def register(subparsers: Subparsers) -> None:
+    """`medmir data` and its one action, `download`."""
+    data = subparsers.add_parser("data", help="fetch source data")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    p = dsub.add_parser(
         "download",
         help="fetch the NIH ChestX-ray14 label CSV and image archives (resumable, extracts safely)",
         description="Download Data_Entry_2017_v2020.csv and images_NNN.tar.gz from NIH, resuming partial files, "
@@ -54,4 +56,4 @@ def register(data_subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--base-url", default=None, metavar="URL", help="fetch every file from URL/FILENAME (a mirror)")
     p.add_argument("--keep-archives", action="store_true", help="keep each .tar.gz after extracting it")
-    p.set_defaults(fn=handler)
+    p.set_defaults(fn=_download)

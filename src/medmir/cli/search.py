@@ -1,67 +1,96 @@
-"""Many queries in one run (`medmir search --queries FILE`): reading the queries, writing the results."""
+"""`medmir search`: the Python API (medmir.api) on the command line: one text or image query as a table or JSON,
+its embedding, or many queries in one run (medmir.cli.search_batch)."""
 
 from __future__ import annotations
 
-import csv
+import argparse
 import json
 import sys
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from medmir.cli.common import RANDOM_WEIGHTS, Subparsers, count, err, facet_filter
+from medmir.cli.search_batch import read_queries, search_many
 from medmir.core.errors import MedmirError
-from medmir.core.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from medmir.api import Result
+    from medmir.api import Collection
 
 
-def read_queries(path: Path) -> list[str]:
-    """A text file, one query a line (blank lines skipped), or a CSV (.csv) with a `query` column."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MedmirError(f"{path}: not found") from None
-    except UnicodeDecodeError as exc:
-        raise MedmirError(f"{path}: not UTF-8 text ({exc})") from None
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        if "query" not in (reader.fieldnames or []):
-            raise MedmirError(f"{path}: a CSV of queries needs a 'query' column (it has {reader.fieldnames})")
-        queries = [(row.get("query") or "").strip() for row in reader]
-        blank = [i + 2 for i, q in enumerate(queries) if not q]
-        if blank:
-            raise MedmirError(f"{path}: line {blank[0]} has an empty query")
-    else:
-        queries = [line.strip() for line in text.splitlines() if line.strip()]
-    if not queries:
-        raise MedmirError(f"{path}: no queries")
-    return queries
+def _search(a: argparse.Namespace) -> int:
+    from medmir.api import Filters  # onnxruntime: only the commands that run a pack
+    from medmir.api import open as open_collection
+
+    if sum(x is not None for x in (a.text, a.image, a.queries)) != 1:
+        raise MedmirError("give a query TEXT, --image PATH or --queries FILE (one of them)")
+    queries = read_queries(a.queries) if a.queries is not None else None  # a bad file is named before the bundle
+    col = open_collection(a.bundle, a.model, verify=not a.no_verify, precision=a.precision,
+                          allow_other_model=a.allow_other_model, start_text=a.image is None)  # fmt: skip
+    with col:
+        if a.allow_other_model and not _indexed_with(col):
+            err.print(
+                f"[bold red]WARNING: {escape(str(a.model))} is not the pack {escape(str(a.bundle))} was indexed with: "
+                "queries and images are embedded by different models, so these scores and ranks mean nothing"
+                "[/bold red]",
+                soft_wrap=True,
+            )
+        filters = Filters(tuple(a.any_label), tuple(a.all_labels), tuple(a.no_label), dict(a.facet))
+        if queries is not None:
+            return search_many(col, queries, a, filters)
+        query = a.image if a.image is not None else a.text
+        if a.query_embedding:
+            vec = col.query_vector(query)
+            sys.stdout.write(json.dumps([round(float(v), 7) for v in vec]) + "\n")
+            return 0
+        results = col.search(query, a.k, filters)
+        if a.json:
+            sys.stdout.write(json.dumps([r.as_json() for r in results], ensure_ascii=False) + "\n")
+            return 0
+        table = Table("rank", "score", "file", "labels", "patient")
+        for r in results:
+            table.add_row(str(r.rank), f"{r.score:.4f}", escape(r.filename), escape(", ".join(r.labels)),
+                          escape(r.patient))  # fmt: skip
+        Console(highlight=False).print(table)
+        if col.pack.random_weights:
+            err.print(RANDOM_WEIGHTS)
+    return 0
 
 
-def write_results(results: Iterable[tuple[str, list[Result]]], out: Path | None, fmt: str) -> int:
-    """JSON lines ({"query", "results": [...]}) or CSV rows (query, rank, filename, score, labels, patient), to `out`
-    (written whole, atomically) or stdout; returns the number of queries."""
-    if out is None:
-        return _write(results, sys.stdout, fmt)
-    import io
-
-    buf = io.StringIO()
-    n = _write(results, buf, fmt)
-    atomic_write_bytes(out, buf.getvalue().encode("utf-8"))
-    return n
+def _indexed_with(col: Collection) -> bool:
+    return col.bundle.info.indexed_with(col.pack)
 
 
-def _write(results: Iterable[tuple[str, list[Result]]], f: TextIO, fmt: str) -> int:
-    n = 0
-    w = csv.writer(f) if fmt == "csv" else None
-    if w is not None:
-        w.writerow(["query", "rank", "filename", "score", "labels", "patient"])
-    for query, rs in results:
-        n += 1
-        if w is None:
-            f.write(json.dumps({"query": query, "results": [r.as_json() for r in rs]}, ensure_ascii=False) + "\n")
-            continue
-        for r in rs:
-            w.writerow([query, r.rank, r.filename, f"{r.score:.6f}", "|".join(r.labels), r.patient])
-    return n
+def register(subparsers: Subparsers) -> None:
+    sr = subparsers.add_parser("search", help="rank a bundle for a text or an image (the browser's ranking)")
+    sr.add_argument("text", nargs="?", default=None, help="a text query")
+    sr.add_argument("--image", type=Path, default=None, help="an image query (PNG, JPEG, DICOM, ...)")
+    sr.add_argument("--queries", type=Path, default=None,
+                    help="many queries in one run: a text file (one a line), or a CSV with a 'query' "
+                         "column")  # fmt: skip
+    sr.add_argument("--out", type=Path, default=None, help="--queries: write the results here (default: stdout)")
+    sr.add_argument("--csv", action="store_true", help="--queries: CSV (query, rank, filename, score, labels, "
+                    "patient) instead of JSON lines")  # fmt: skip
+    sr.add_argument("--any-label", action="append", default=[], metavar="LABEL", help="only rows with one of these")
+    sr.add_argument("--all-labels", action="append", default=[], metavar="LABEL", help="only rows with all of these")
+    sr.add_argument("--no-label", action="append", default=[], metavar="LABEL", help="no row with any of these")
+    sr.add_argument("--facet", action="append", default=[], type=facet_filter, metavar="NAME=V1,V2",
+                    help="only rows whose facet NAME (DICOM: modality, body_part, view, age_band, study_year) is "
+                         "one of the values")  # fmt: skip
+    sr.add_argument("--bundle", required=True, type=Path, help="the index bundle to search")
+    sr.add_argument("--model", required=True, type=Path, help="the model pack the bundle was indexed with")
+    sr.add_argument("--k", type=count(), default=10, help="results a query (default: 10)")
+    sr.add_argument("--precision", choices=("fp32", "int8"), default="int8", help="query encoder (browser: int8)")
+    sr.add_argument("--json", action="store_true",
+                    help='print [{"rank", "filename", "score", "labels", "patient", "row", "band"}, ...] (band: '
+                         '"close", "similar", "related" or "", from the bundle\'s score_bands)')  # fmt: skip
+    sr.add_argument("--no-verify", action="store_true",
+                    help="skip the checks of the bundle and pack (done once anyway until a file changes)")  # fmt: skip
+    sr.add_argument("--query-embedding", action="store_true", help="print the query's embedding instead (JSON)")
+    sr.add_argument("--allow-other-model", action="store_true",
+                    help="rank with a pack other than the one the bundle was indexed with (the scores then mean "
+                         "nothing; warns)")  # fmt: skip
+    sr.set_defaults(fn=_search)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from medmir.core.outputs import MARKER, check_output, marker_for, pid_alive
+
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
@@ -47,8 +49,6 @@ STALE_AFTER_S = 3600  # partial folders of older medmir versions carry no proces
 
 def _clean_stale(parent: Path, name: str) -> None:
     """Remove what interrupted runs left beside `name`: partial and old folders of processes that are gone."""
-    from medmir.core.outputs import pid_alive
-
     for p in parent.glob(f".{name}.*"):
         if not p.is_dir() or p.is_symlink():
             continue
@@ -71,8 +71,6 @@ def staging_dir(final: Path, command: str, *, inputs: Iterable[Path] = (), force
     same `command`, is replaced. A previous `final` survives any failure: it is moved aside only once the new folder
     is complete. The new folder carries `command`'s marker, so the next run knows it may replace it.
     """
-    from medmir.core.outputs import MARKER, check_output, marker_for
-
     final = check_output(final, command, inputs=inputs, force=force)
     final.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(final.parent, final.name)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from medmir.core.errors import MedmirError
+from medmir.core.progress import OnProgress, task_progress
 from medmir.data.records import Record, Skipped, read_csv_rows, split_labels
 from medmir.imaging import dicom
 
@@ -234,25 +235,24 @@ def _safe_stem(path: Path) -> str:
 
 
 def write_images(
-    items: list[DicomImage], out: Path, *, workers: int | None = None, progress: bool = False
+    items: list[DicomImage], out: Path, *, workers: int | None = None, on_progress: OnProgress | None = None
 ) -> Iterator[tuple[DicomImage, str | None]]:
-    """Decode and write every item (in a pool of spawned processes when `workers` > 1); yields (item, failure)."""
+    """Decode and write every item (in a pool of spawned processes when `workers` > 1); yields (item, failure).
+    Progress goes to `on_progress` (task "decoding DICOM")."""
     from medmir.core.workers import spawn_pool
-    from medmir.index.run import progress_bar
 
     n = min(workers or os.cpu_count() or 1, max(1, len(items)))
-    with progress_bar(progress) as bar:
-        task = bar.add_task("decoding DICOM", total=len(items))
-        if n == 1:
-            results: Iterator[str | None] = (_write_one(item, out) for item in items)
-            for item, failure in zip(items, results, strict=True):
-                bar.advance(task)
-                yield item, failure
-            return
-        with spawn_pool(n) as pool:
-            for item, failure in zip(items, pool.map(_write_one, items, [out] * len(items), chunksize=4), strict=True):
-                bar.advance(task)
-                yield item, failure
+    advance = task_progress(on_progress, "decoding DICOM", len(items))
+    if n == 1:
+        results: Iterator[str | None] = (_write_one(item, out) for item in items)
+        for item, failure in zip(items, results, strict=True):
+            advance(1)
+            yield item, failure
+        return
+    with spawn_pool(n) as pool:
+        for item, failure in zip(items, pool.map(_write_one, items, [out] * len(items), chunksize=4), strict=True):
+            advance(1)
+            yield item, failure
 
 
 def _write_one(item: DicomImage, out: Path) -> str | None:

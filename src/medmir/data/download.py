@@ -24,26 +24,15 @@ import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
-from typing import Protocol
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from medmir.core._version import __version__
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import staging_dir
+from medmir.core.progress import OnProgress, no_progress
 
 N_ARCHIVES = 12
 CHUNK = 1 << 20
@@ -125,61 +114,22 @@ def parse_archives(spec: str) -> list[int]:
 # --- progress ---------------------------------------------------------------------------------------------------
 
 
-class _Bar(Protocol):
-    def start(self, total: int | None, completed: int) -> None: ...
-    def advance(self, n: int) -> None: ...
+class _Bar:
+    """One file's progress, in bytes, as `on_progress(filename, bytes, size)`. A try that starts over from an
+    earlier byte (the server ignored Range, or the part file was dropped) reports the bytes it takes back."""
 
-
-class _NoBar:
-    def start(self, total: int | None, completed: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-
-class _RichBar:
-    def __init__(self, progress: Progress, name: str) -> None:
-        self._p = progress
-        self._task: TaskID = progress.add_task(name, total=None, start=False)
+    def __init__(self, on_progress: OnProgress, name: str) -> None:
+        self._report = on_progress
+        self._name = name
+        self._shown = 0
 
     def start(self, total: int | None, completed: int) -> None:
-        self._p.update(self._task, total=total, completed=completed)
-        self._p.start_task(self._task)
+        self._report(self._name, completed - self._shown, total)
+        self._shown = completed
 
     def advance(self, n: int) -> None:
-        self._p.advance(self._task, n)
-
-
-class _Bars:
-    """One rich progress display (on stderr) for the whole run, one bar per file; or nothing."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._progress: Progress | None = None
-        if enabled:
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[_Bars]:
-        if self._progress is None:
-            yield self
-            return
-        with self._progress:
-            yield self
-
-    def bar(self, name: str) -> _Bar:
-        return _NoBar() if self._progress is None else _RichBar(self._progress, name)
-
-    def log(self, msg: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(msg, highlight=False, markup=False)
+        self._shown += n
+        self._report(self._name, n, None)
 
 
 # --- HTTP -------------------------------------------------------------------------------------------------------
@@ -428,6 +378,7 @@ def _kaggle_credentials() -> bool:
 
 
 def _download_kaggle(out: Path, dataset: str, archives: list[int], progress: bool) -> DownloadReport:
+    """The whole data set through the kaggle client, which draws its own progress when `progress`."""
     if archives != list(range(1, N_ARCHIVES + 1)):
         raise MedmirError("the Kaggle source downloads the whole data set: use --archives all, or --source nih")
     missing = []
@@ -459,13 +410,15 @@ def download_nih(
     source: str = "nih",
     base_url: str | None = None,
     keep_archives: bool = False,
-    progress: bool = True,
+    on_progress: OnProgress | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> DownloadReport:
     """Fetch the NIH label CSV and the chosen image archives into `out`, extracting each to `images_NNN/images/`.
 
     Re-runs skip what is already there and resume partial downloads. With `base_url`, every file comes from
     `{base_url}/{filename}` and is trusted for its own Content-Length (the release's sizes and MD5s describe NIH's
-    files, not a mirror's).
+    files, not a mirror's). Each file's bytes go to `on_progress` (task: the file name); `log` hears "extracting
+    ARCHIVE" before each extraction.
     """
     picked = parse_archives(archives)
     out = Path(out)
@@ -475,7 +428,7 @@ def download_nih(
         raise _disk(out, "create", exc) from exc
     release = load_release()
     if source == "kaggle":
-        return _download_kaggle(out, release.kaggle_dataset, picked, progress)
+        return _download_kaggle(out, release.kaggle_dataset, picked, on_progress is not None)
     if source != "nih":
         raise MedmirError(f"unknown source {source!r} (use nih or kaggle)")
 
@@ -487,32 +440,32 @@ def download_nih(
         return r
 
     report = DownloadReport()
-    bars = _Bars(progress)
-    with bars.running():
-        if labels:
-            dest = out / release.labels.filename
-            if dest.is_file():
-                report.skipped.append(dest.name)
-            else:
-                remote = resolve(release.labels)
-                report.bytes_downloaded += _fetch(remote, dest, bars.bar(remote.filename))
-                report.downloaded.append(remote.filename)
-        for i in picked:
-            remote = resolve(release.archives[i])
-            folder = out / f"images_{i:03d}"
-            if folder.is_dir():
-                report.skipped.append(folder.name)
-                continue
-            archive = out / remote.filename
-            if not archive.is_file():  # a finished download is renamed into place, so this one is whole
-                report.bytes_downloaded += _fetch(remote, archive, bars.bar(remote.filename))
-                report.downloaded.append(remote.filename)
-            bars.log(f"extracting {archive.name}")
-            _extract(archive, folder)
-            report.extracted.append(folder.name)
-            if not keep_archives:
-                try:
-                    archive.unlink()
-                except OSError as exc:
-                    raise _disk(archive, "delete", exc) from exc
+    bar = on_progress or no_progress
+    if labels:
+        dest = out / release.labels.filename
+        if dest.is_file():
+            report.skipped.append(dest.name)
+        else:
+            remote = resolve(release.labels)
+            report.bytes_downloaded += _fetch(remote, dest, _Bar(bar, remote.filename))
+            report.downloaded.append(remote.filename)
+    for i in picked:
+        remote = resolve(release.archives[i])
+        folder = out / f"images_{i:03d}"
+        if folder.is_dir():
+            report.skipped.append(folder.name)
+            continue
+        archive = out / remote.filename
+        if not archive.is_file():  # a finished download is renamed into place, so this one is whole
+            report.bytes_downloaded += _fetch(remote, archive, _Bar(bar, remote.filename))
+            report.downloaded.append(remote.filename)
+        if log is not None:
+            log(f"extracting {archive.name}")
+        _extract(archive, folder)
+        report.extracted.append(folder.name)
+        if not keep_archives:
+            try:
+                archive.unlink()
+            except OSError as exc:
+                raise _disk(archive, "delete", exc) from exc
     return report

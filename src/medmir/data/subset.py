@@ -12,6 +12,7 @@ from pathlib import Path
 
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import staging_dir
+from medmir.core.progress import OnProgress
 from medmir.data.dicom_source import DicomImage, is_dicom_folder
 from medmir.data.generic import read_labels
 from medmir.data.nih import index_images
@@ -94,7 +95,7 @@ def select(
     one_per_patient: bool = False,
     force: bool = False,
     dicom: DicomSettings | None = None,
-    progress: bool = False,
+    on_progress: OnProgress | None = None,
     workers: int | None = None,
 ) -> SelectReport:
     """Read labels (NIH or generic), keep rows whose image is on disk, pick the subset, write it atomically.
@@ -105,7 +106,7 @@ def select(
     if is_dicom_folder(source):
         settings = dicom or DicomSettings()
         return select_dicom(source, labels_csv, out, settings, per_label=per_label, seed=seed,
-                            one_per_patient=one_per_patient, force=force, progress=progress,
+                            one_per_patient=one_per_patient, force=force, on_progress=on_progress,
                             workers=workers)  # fmt: skip
     if labels_csv is None:
         raise MedmirError(f"{source}: no label file given (a CSV with filename,labels)")
@@ -145,7 +146,7 @@ def select_dicom(
     seed: int = 42,
     one_per_patient: bool = False,
     force: bool = False,
-    progress: bool = False,
+    on_progress: OnProgress | None = None,
     workers: int | None = None,
 ) -> SelectReport:
     """A DICOM folder, de-identified: pseudonymous PNGs and an allow-listed labels.csv (docs/DICOM.md). Labels come
@@ -172,7 +173,7 @@ def select_dicom(
         (tmp / "images").mkdir()
         written = []
         for item, failure in write_images([by_name[r.filename] for r in records], tmp / "images",
-                                          workers=workers, progress=progress):  # fmt: skip
+                                          workers=workers, on_progress=on_progress):  # fmt: skip
             if failure is None:
                 written.append(item.record)
             else:

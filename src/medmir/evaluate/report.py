@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,6 @@ def _fmt(f: dict[str, Any]) -> str:
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -103,6 +102,25 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
     _plot_hit_at_k(metrics, out / "hit_at_k.png")
     _plot_per_label(metrics, out / "per_label.png")
     _plot_confusion(metrics, out / "confusion.png")
+    lines = [
+        *_header_lines(metrics),
+        *_text_lines(metrics),
+        *_image_lines(metrics),
+        *_zero_shot_lines(metrics["zero_shot_auc"]),
+        *_hard_lines(hard),
+        "",
+        "![Confusion](confusion.png)",
+        "",
+        "## Metric definitions",
+        "",
+        *(f"- **{k}**: {v}" for k, v in metrics["metric_docs"].items()),
+    ]
+    path = out / "report.md"
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def _header_lines(metrics: dict[str, Any]) -> list[str]:
     ev = metrics["evaluated"]
     lines = ["# medmir evaluation report", ""]
     if ev["random_weights"]:
@@ -111,15 +129,21 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
             "> figure below should sit at chance.",
             "",
         ]
-    lines += [
+    return [
+        *lines,
         f"Evaluated: {ev['what']}; {ev['padding']}. Model: {ev['model'].get('title')} "
         f"({ev['model'].get('source')}). {ev['bundle_images']} images. Created {ev['created']}.",
         "",
         f"Every figure: value [95% CI: {metrics['ci']}] and, beside it, chance = {metrics['chance']}.",
         "",
     ]
+
+
+def _text_lines(metrics: dict[str, Any]) -> list[str]:
+    """Text -> image, a table per tier, then per label."""
     # precision@1 and recall@1 repeat hit@1 for one relevant image; their @10 versions stay
     names = [n for n in metrics["tiers"]["strict"]["metrics"] if n not in ("precision@1", "recall@1")]
+    lines: list[str] = []
     for tier, t in metrics["tiers"].items():
         lines += [f"## Text -> image, {tier} tier", "", f"{t['definition']}. {t['queries']} queries.", ""]
         if t["excluded_queries"]:
@@ -139,7 +163,11 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
         f"| {r['label']} | {r['images']} | {r['hit@10']:.3f} | {r['ap']:.3f} | {r['chance_ap']:.3f} |"
         for r in metrics["per_label"]
     ]
-    lines += [
+    return lines
+
+
+def _image_lines(metrics: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "![Per label](per_label.png)",
         "",
@@ -152,9 +180,11 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
     ]
     for n, f in metrics["image_to_image"]["metrics"].items():
         lines.append(f"| {n} | {_fmt(f)} | {f['chance']:.3f} |")
-    lines += _cbir_lines(metrics["image_to_image"].get("cbir"))
-    z = metrics["zero_shot_auc"]
-    lines += [
+    return lines + _cbir_lines(metrics["image_to_image"].get("cbir"))
+
+
+def _zero_shot_lines(z: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "## Zero-shot per-label AUC",
         "",
@@ -166,9 +196,11 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
     for r in z["labels"]:
         auc = "n/a" if r["auc"] is None else f"{r['auc']:.3f}"
         lines.append(f"| {r['label']} | {auc} | {r['positives']} | {r['negatives']} |")
-    lines += [
-        "",
-        f"Mean AUC: {z['mean_auc']}",
+    return [*lines, "", f"Mean AUC: {z['mean_auc']}"]
+
+
+def _hard_lines(hard: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "## Hard cases",
         "",
@@ -190,8 +222,4 @@ def write_report(metrics: dict[str, Any], hard: dict[str, Any], out: Path) -> Pa
                 for p in hard["recurring_confusion_pairs"]
             ),
         ]
-    lines += ["", "![Confusion](confusion.png)", "", "## Metric definitions", ""]
-    lines += [f"- **{k}**: {v}" for k, v in metrics["metric_docs"].items()]
-    path = out / "report.md"
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
-    return path
+    return lines

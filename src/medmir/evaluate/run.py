@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from medmir.bundle.format import EVAL_FILES, HARD_CASES, METRICS
 from medmir.bundle.read import Bundle
 from medmir.bundle.write import register_files
 from medmir.core._version import __version__
@@ -22,12 +23,18 @@ from medmir.evaluate.hardcases import confusion_matrix, hard_cases
 from medmir.evaluate.image2image import I2I_METRICS, cbir_figures, image_to_image
 from medmir.evaluate.metrics import KS, METRIC_DOCS, aggregate, check_inputs, per_query_metrics, rank_order
 from medmir.evaluate.stats import bootstrap_cis
-from medmir.evaluate.tiers import TIER_DOCS, TIERS, Query, build_tiers, queries_for, read_queries, semantic_groups
+from medmir.evaluate.tiers import (
+    TIER_DOCS,
+    TIERS,
+    Query,
+    TierSet,
+    build_tiers,
+    queries_for,
+    read_queries,
+    semantic_groups,
+)
 from medmir.evaluate.zeroshot import zero_shot_auc
-from medmir.model.pack import ModelPack, Precision, check_indexed_with
-
-METRICS_FILE = "metrics.json"
-HARD_CASES_FILE = "hard_cases.json"
+from medmir.model.pack import ModelPack, Precision
 
 
 def chance_interval(
@@ -107,7 +114,11 @@ def _tier(
     return summary, records
 
 
-def _per_label(queries: list[Query], pq: dict[str, np.ndarray], relevance: np.ndarray, labels: list[list[str]]):
+def _per_label(
+    queries: list[Query], scores: np.ndarray, relevance: np.ndarray, labels: list[list[str]]
+) -> list[dict[str, Any]]:
+    """Text -> image per label, strict tier."""
+    pq = per_query_metrics(scores, relevance, KS)
     rows = []
     for label in sorted({q.label for q in queries}):
         idx = [i for i, q in enumerate(queries) if q.label == label]
@@ -139,12 +150,9 @@ def evaluate(
     report: bool = True,
     queries_file: Path | None = None,
 ) -> dict[str, Any]:
-    bundle = Bundle.open(bundle_dir)
-    pack = ModelPack.open(pack_dir)
-    check_indexed_with(pack, bundle.info, bundle_dir)
-    n = bundle.count
-    if n == 0:
-        raise MedmirError(f"{bundle_dir}: the bundle is empty")
+    """Scores the bundle, writes metrics.json and hard_cases.json into it (vouched for by its index_info.json) and,
+    with `report`, report.md and its plots into `out` (default: the bundle's report/)."""
+    bundle, pack = _open(bundle_dir, pack_dir)
     labels = [list(m["labels"]) for m in bundle.metadata]
     groups = semantic_groups()
     if queries_file is not None:
@@ -157,65 +165,14 @@ def evaluate(
     scores = bundle.score_matrix(qv)  # the bundle's own scoring: int8 rows for a version 2 bundle
     check_inputs(scores, tiers.relevance["strict"])
     if shuffles is None:
-        shuffles = 1000 if len(queries) * n <= 5_000_000 else 100
-
-    tier_out: dict[str, Any] = {}
-    records: list[dict[str, Any]] = []
-    for tier in TIERS:
-        summary, recs = _tier(
-            tier, queries, scores, tiers.relevance[tier], tiers.kept[tier], n_boot=n_boot, seed=seed, shuffles=shuffles
-        )
-        tier_out[tier] = summary
-        records += recs
-    strict_pq = per_query_metrics(scores, tiers.relevance["strict"], KS)
+        shuffles = 1000 if len(queries) * bundle.count <= 5_000_000 else 100
+    tier_out, records = _tiers(queries, scores, tiers, n_boot=n_boot, seed=seed, shuffles=shuffles)
     order = rank_order(scores)
-    filenames = [m["filename"] for m in bundle.metadata]
-    hard = hard_cases(queries, order, labels, filenames, groups)
-    vocabulary = sorted({lab for lab_list in labels for lab in lab_list})
-
-    i2i = image_to_image(
-        emb, labels, [m.get("patient_id") or "" for m in bundle.metadata], max_queries=i2i_max_queries, seed=seed
-    )
-    i2i_cis = bootstrap_cis(i2i["per_query"], n_boot=n_boot, seed=seed)
-    i2i_out = {
-        "definition": "leave-one-out: each image queries all others; relevant = shares a label; same-patient images "
-        "excluded",
-        "queries": i2i["queries"],
-        "sampled": i2i["sampled"],
-        "mean_candidates": round(i2i["mean_candidates"], 1),
-        "metrics": {
-            m: {
-                "value": round(float(i2i["per_query"][m].mean()), 6),
-                "ci95": [round(i2i_cis[m][0], 6), round(i2i_cis[m][1], 6)],
-                "chance": round(float(i2i["chance_per_query"][m].mean()), 6),
-            }
-            for m in I2I_METRICS
-        },
-        "cbir": cbir_figures(i2i, n_boot=n_boot, seed=seed),
-    }
-
-    model = bundle.info["model"]
+    hard = hard_cases(queries, order, labels, [m["filename"] for m in bundle.metadata], groups)
     metrics = {
         "format": "medmir-metrics",
         "format_version": 1,
-        "evaluated": {
-            "what": "the deployed system: the model pack's "
-            + (
-                "INT8 text model (what the browser runs)"
-                if text_model == "int8"
-                else "FP32 text model (not what the browser runs)"
-            ),
-            "text_model": text_model,
-            "text_runtime": pack.text_runtime_label(text_model),
-            "padding": "none: real token count, one query per run (the browser's policy)",
-            "image_embeddings": bundle.info.get("image_embeddings", {}),
-            "model": model,
-            "random_weights": bool(bundle.info.get("random_weights")),
-            "warning": bundle.info.get("warning"),
-            "bundle_images": n,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "medmir": __version__,
-        },
+        "evaluated": _evaluated(bundle, pack, text_model),
         "ks": list(KS),
         "metric_docs": METRIC_DOCS,
         "ranking_rule": "score = dot product of unit vectors; higher first; ties by lower image row",
@@ -231,18 +188,92 @@ def evaluate(
             "semantic_groups": groups,
         },
         "tiers": tier_out,
-        "per_label": _per_label(queries, strict_pq, tiers.relevance["strict"], labels),
-        "image_to_image": i2i_out,
+        "per_label": _per_label(queries, scores, tiers.relevance["strict"], labels),
+        "image_to_image": _image_to_image(bundle, emb, labels, max_queries=i2i_max_queries, n_boot=n_boot, seed=seed),
         "zero_shot_auc": zero_shot_auc(pack, emb, labels, text_model),
-        "confusion": confusion_matrix(queries, order, labels, vocabulary),
+        "confusion": confusion_matrix(queries, order, labels, sorted({lab for lab_list in labels for lab in lab_list})),
         "hard_cases_summary": {k: hard[k] for k in ("count", "queries", "semantic_matches", "true_failures")},
         "per_query": records,
     }
-    atomic_write_json(bundle_dir / METRICS_FILE, metrics)
-    atomic_write_json(bundle_dir / HARD_CASES_FILE, hard)
-    register_files(bundle_dir, (METRICS_FILE, HARD_CASES_FILE))
+    atomic_write_json(bundle_dir / METRICS, metrics)
+    atomic_write_json(bundle_dir / HARD_CASES, hard)
+    register_files(bundle_dir, EVAL_FILES)
     if report:
-        from medmir.evaluate.report import write_report
+        from medmir.evaluate.report import write_report  # matplotlib: only when a report is asked for
 
         write_report(metrics, hard, out or bundle_dir / "report")
     return metrics
+
+
+def _open(bundle_dir: Path, pack_dir: Path) -> tuple[Bundle, ModelPack]:
+    """The bundle (verified) and the pack that indexed it."""
+    bundle = Bundle.open(bundle_dir)
+    pack = ModelPack.open(pack_dir)
+    bundle.info.check_indexed_with(pack, bundle_dir)
+    if bundle.count == 0:
+        raise MedmirError(f"{bundle_dir}: the bundle is empty")
+    return bundle, pack
+
+
+def _tiers(
+    queries: list[Query], scores: np.ndarray, tiers: TierSet, *, n_boot: int, seed: int, shuffles: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Text -> image: each tier's summary, and every query's record in every tier."""
+    tier_out: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for tier in TIERS:
+        summary, recs = _tier(
+            tier, queries, scores, tiers.relevance[tier], tiers.kept[tier], n_boot=n_boot, seed=seed, shuffles=shuffles
+        )
+        tier_out[tier] = summary
+        records += recs
+    return tier_out, records
+
+
+def _image_to_image(
+    bundle: Bundle, emb: np.ndarray, labels: list[list[str]], *, max_queries: int, n_boot: int, seed: int
+) -> dict[str, Any]:
+    """Image -> image, leave-one-out, with the CBIR figures of Denner et al."""
+    i2i = image_to_image(
+        emb, labels, [m.get("patient_id") or "" for m in bundle.metadata], max_queries=max_queries, seed=seed
+    )
+    cis = bootstrap_cis(i2i["per_query"], n_boot=n_boot, seed=seed)
+    return {
+        "definition": "leave-one-out: each image queries all others; relevant = shares a label; same-patient images "
+        "excluded",
+        "queries": i2i["queries"],
+        "sampled": i2i["sampled"],
+        "mean_candidates": round(i2i["mean_candidates"], 1),
+        "metrics": {
+            m: {
+                "value": round(float(i2i["per_query"][m].mean()), 6),
+                "ci95": [round(cis[m][0], 6), round(cis[m][1], 6)],
+                "chance": round(float(i2i["chance_per_query"][m].mean()), 6),
+            }
+            for m in I2I_METRICS
+        },
+        "cbir": cbir_figures(i2i, n_boot=n_boot, seed=seed),
+    }
+
+
+def _evaluated(bundle: Bundle, pack: ModelPack, text_model: Precision) -> dict[str, Any]:
+    """What was evaluated: the model that embedded the queries and the one that indexed the bundle."""
+    info = bundle.info
+    return {
+        "what": "the deployed system: the model pack's "
+        + (
+            "INT8 text model (what the browser runs)"
+            if text_model == "int8"
+            else "FP32 text model (not what the browser runs)"
+        ),
+        "text_model": text_model,
+        "text_runtime": pack.text_runtime_label(text_model),
+        "padding": "none: real token count, one query per run (the browser's policy)",
+        "image_embeddings": info.image_embeddings,
+        "model": info.model,
+        "random_weights": info.random_weights,
+        "warning": info.warning,
+        "bundle_images": bundle.count,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "medmir": __version__,
+    }

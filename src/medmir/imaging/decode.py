@@ -8,29 +8,20 @@ against) in NumPy, so indexing needs neither torch nor torchvision.
 from __future__ import annotations
 
 import io
-import json
 import re
 import warnings
-from collections.abc import Mapping, Sequence
-from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from medmir.core.errors import MedmirError
 from medmir.imaging import dicom
+from medmir.imaging.errors import MAX_PIXELS, SIDE_RULE, ImageReadError, size_problem
 
-# The size rule, shared with the browser (web/src/lib/imageLimits.ts, pinned equal by web/test/upload.test.ts):
-# - MAX_SIDE: large radiographs (full-field mammograms, long-leg films) reach ~10k px a side; 20000 leaves headroom.
-# - MAX_ASPECT: the longer side at most 20x the shorter. Stitched long-leg / full-spine films are below 1:5. Without
-#   it a 1 KB PNG of 1,000,000 x 1 pixels passes a pixel cap, but the model's shorter-side resize (to S) makes it
-#   S x S*1,000,000 (150 GB at S = 224); with it that intermediate is at most S x 20*S (3 MB at 224).
-_LIMITS = json.loads(resources.files("medmir.resources").joinpath("image_limits.json").read_text(encoding="utf-8"))
-MAX_SIDE: int = _LIMITS["max_side"]
-MAX_ASPECT: int = _LIMITS["max_aspect"]
-MAX_PIXELS = MAX_SIDE * MAX_SIDE  # implied by MAX_SIDE; the browser has a lower pixel cap for its memory
+if TYPE_CHECKING:  # only the type: the spec is made (and checked) where a manifest or config is read
+    from medmir.model.manifest import PreprocessSpec
 
 # Pillow warns above MAX_IMAGE_PIXELS and refuses at twice that, before we could report it ourselves. Raise its
 # limit (never lower it, and leave a disabled limit disabled) so `load_image` makes the call with a clear message.
@@ -39,20 +30,6 @@ if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
 
 _RGB_CONVERTIBLE = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
 INT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
-_PIPELINE = ["to_rgb", "resize_shorter_side", "center_crop", "scale", "normalize"]
-
-
-class ImageReadError(MedmirError):
-    """A file that cannot be decoded into an image; `path` and `reason` are kept for reports."""
-
-    def __init__(self, path: Path | str, reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
-
-    def __reduce__(self) -> tuple[type[ImageReadError], tuple[Path, str]]:
-        # The default pickling replays self.args (one message) into a two-argument __init__; worker processes need this.
-        return (type(self), (self.path, self.reason))
 
 
 def load_image(path: Path) -> Image.Image:
@@ -106,7 +83,7 @@ def load_image(path: Path) -> Image.Image:
         # always breaks MAX_SIDE, so say that, with Pillow's pixel count but not its (different) limit.
         m = re.search(r"\((\d+) pixels\)", str(exc))
         count = f"{int(m.group(1)):,} pixels" if m else f"more than {2 * MAX_PIXELS:,} pixels"
-        raise ImageReadError(path, f"image too large: {count}; {_SIDE_RULE}") from None
+        raise ImageReadError(path, f"image too large: {count}; {SIDE_RULE}") from None
     except Exception as exc:  # Pillow's plugins raise many types (SyntaxError, ValueError, struct.error) on bad headers
         raise ImageReadError(path, f"unreadable image header: {exc}") from None
 
@@ -155,20 +132,6 @@ def int_to_uint8(a: np.ndarray) -> np.ndarray:
     return ((v * 255 * 2 + d) // (2 * d)).astype(np.uint8)
 
 
-_SIDE_RULE = f"each side may be at most {MAX_SIDE:,} pixels"
-
-
-def size_problem(w: int, h: int) -> str | None:
-    """Why a w x h image is refused, or None. The browser's `sizeProblem` gives the same answer and text."""
-    if w <= 0 or h <= 0:
-        return f"image has no pixels ({w}x{h})"
-    if max(w, h) > MAX_SIDE:
-        return f"image too large: {w}x{h}; {_SIDE_RULE}"
-    if max(w, h) > MAX_ASPECT * min(w, h):  # integers: exact, as in the browser
-        return f"image too elongated: {w}x{h}; the longer side may be at most {MAX_ASPECT} times the shorter"
-    return None
-
-
 def _decode_reason(exc: Exception) -> str:
     msg = str(exc) or type(exc).__name__
     if "truncat" in msg.lower():
@@ -176,32 +139,7 @@ def _decode_reason(exc: Exception) -> str:
     return f"corrupt image data: {msg}"
 
 
-def _spec_fields(spec: Mapping[str, Any]) -> tuple[int, np.ndarray, np.ndarray]:
-    size = spec.get("image_size")
-    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-        raise MedmirError(f"preprocess spec: image_size must be a positive integer, got {size!r}")
-    arrays = []
-    for key in ("mean", "std"):
-        val = spec.get(key)
-        if not isinstance(val, Sequence) or len(val) != 3 or not all(isinstance(x, int | float) for x in val):
-            raise MedmirError(f"preprocess spec: {key} must be a list of 3 numbers, got {val!r}")
-        arrays.append(np.asarray(val, dtype=np.float32).reshape(3, 1, 1))
-    if np.any(arrays[1] == 0):
-        raise MedmirError(f"preprocess spec: std must be non-zero, got {spec['std']!r}")
-    steps = spec.get("steps")
-    if steps is not None:
-        # A manifest describing another pipeline must not be silently run through this one.
-        ok = isinstance(steps, list) and all(isinstance(s, dict) for s in steps)
-        ops = [s.get("op") for s in steps] if ok else steps
-        if ops != _PIPELINE:
-            raise MedmirError(f"preprocess spec: unsupported steps {ops!r}, expected {_PIPELINE}")
-        resize = steps[1]
-        if resize.get("interpolation", "bicubic") != "bicubic" or resize.get("size", size) != size:
-            raise MedmirError(f"preprocess spec: unsupported resize step {resize!r}")
-    return size, arrays[0], arrays[1]
-
-
-def preprocess_for_model(img: Image.Image, spec: Mapping[str, Any]) -> np.ndarray:
+def preprocess_for_model(img: Image.Image, spec: PreprocessSpec) -> np.ndarray:
     """float32 [3, S, S] model input, equal to open_clip's `image_transform(S, is_train=False, mean, std)`.
 
     Steps, as torchvision does them on PIL images: convert to RGB; resize so the shorter side is S with PIL
@@ -214,7 +152,8 @@ def preprocess_for_model(img: Image.Image, spec: Mapping[str, Any]) -> np.ndarra
     RGBA with premultiplied alpha, so open_clip's result depends on alpha, ours does not (alpha is dropped, as
     `load_image` does everywhere).
     """
-    size, mean, std = _spec_fields(spec)
+    size = spec.image_size
+    mean, std = spec.normalization()
     img = img if img.mode == "RGB" else to_rgb8(img)
     w, h = img.size
     problem = size_problem(w, h)
@@ -234,11 +173,10 @@ def preprocess_for_model(img: Image.Image, spec: Mapping[str, Any]) -> np.ndarra
     return np.ascontiguousarray((x - mean) / std, dtype=np.float32)
 
 
-def preprocess_batch(images: Sequence[Image.Image], spec: Mapping[str, Any]) -> np.ndarray:
+def preprocess_batch(images: Sequence[Image.Image], spec: PreprocessSpec) -> np.ndarray:
     """float32 [n, 3, S, S]: `preprocess_for_model` on each image (n may be 0)."""
-    size, _, _ = _spec_fields(spec)
     if not images:
-        return np.empty((0, 3, size, size), dtype=np.float32)
+        return np.empty((0, 3, spec.image_size, spec.image_size), dtype=np.float32)
     return np.stack([preprocess_for_model(im, spec) for im in images])
 
 

@@ -1,8 +1,8 @@
 """DICOM pixels: from a file's stored values to the 8-bit image every other stage sees (docs/DICOM.md).
 
 The rule (modality LUT, first VOI window or LUT, percentile window when there is none, MONOCHROME1 inverted) is
-written out in float64 in the order docs/DICOM.md gives it, because the browser (web/src/lib/dicom/) computes the same
-numbers in JavaScript and a query must get the same pixels on both sides. pydicom (with the pylibjpeg codecs)
+written out in float64 in the order docs/DICOM.md gives it, because the browser (web/src/lib/image/dicom/) computes the
+same numbers in JavaScript and a query must get the same pixels on both sides. pydicom (with the pylibjpeg codecs)
 decodes the compressed transfer syntaxes; every failure is an `ImageReadError` naming the file.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from medmir.core.errors import MedmirError
+from medmir.imaging.errors import ImageReadError, size_problem
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 PREAMBLE = 128
@@ -46,14 +46,9 @@ def is_dicom(path: Path, head: bytes) -> bool:
     return path.suffix.lower() in DICOM_SUFFIXES or head[PREAMBLE : PREAMBLE + 4] == b"DICM"
 
 
-def _error(path: Path | str, reason: str) -> MedmirError:
-    from medmir.imaging.decode import ImageReadError  # images imports this module to decode DICOM
-
-    return ImageReadError(path, reason)
-
-
 def read(path: Path | str, data: bytes, *, pixels: bool = True) -> Any:
     """The parsed dataset (pydicom `FileDataset`); `pixels=False` stops before the pixel data (headers only)."""
+    # pydicom is imported here, not above: every image goes through this module's is_dicom, few are DICOM files
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -65,15 +60,15 @@ def read(path: Path | str, data: bytes, *, pixels: bool = True) -> Any:
             if pixels:
                 _ = ds.get("PixelData")  # parse the (possibly truncated) pixel element now
     except InvalidDicomError as exc:
-        raise _error(path, f"not a DICOM file: {exc}") from None
+        raise ImageReadError(path, f"not a DICOM file: {exc}") from None
     except Exception as exc:  # pydicom raises many types on a damaged or truncated stream
-        raise _error(path, f"truncated or corrupt DICOM file: {exc or type(exc).__name__}") from None
+        raise ImageReadError(path, f"truncated or corrupt DICOM file: {exc or type(exc).__name__}") from None
     ended = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]
     if ended:
-        raise _error(path, f"truncated DICOM file: {ended[0]}")
+        raise ImageReadError(path, f"truncated DICOM file: {ended[0]}")
     if len(ds) == 0 or not (magic or "PixelData" in ds or "SOPClassUID" in ds):
-        raise _error(path, "truncated or damaged DICOM file (no element could be read)" if magic else
-                     "not a DICOM file (no DICM magic and no DICOM elements)")  # fmt: skip
+        raise ImageReadError(path, "truncated or damaged DICOM file (no element could be read)" if magic else
+                             "not a DICOM file (no DICM magic and no DICOM elements)")  # fmt: skip
     return ds
 
 
@@ -97,18 +92,19 @@ class FrameInfo:
 def frame_info(ds: Any, path: Path | str) -> FrameInfo:
     """Rows, Columns and NumberOfFrames, checked before any pixel is decoded."""
     if "PixelData" not in ds:
-        raise _error(path, "no pixel data (PixelData) in this DICOM file")
+        raise ImageReadError(path, "no pixel data (PixelData) in this DICOM file")
     uid = transfer_syntax(ds)
     if uid not in TRANSFER_SYNTAXES:
-        raise _error(path, f"unsupported transfer syntax {syntax_name(uid)}; supported: {', '.join(TRANSFER_SYNTAXES)}")
+        supported = ", ".join(TRANSFER_SYNTAXES)
+        raise ImageReadError(path, f"unsupported transfer syntax {syntax_name(uid)}; supported: {supported}")
     pi = str(ds.get("PhotometricInterpretation", "")).strip()
     if pi not in _MONO + _COLOUR:
-        raise _error(path, f"unsupported photometric interpretation {pi or '(none)'}")
+        raise ImageReadError(path, f"unsupported photometric interpretation {pi or '(none)'}")
     try:
         frames = int(ds.get("NumberOfFrames") or 1)
         return FrameInfo(int(ds.Rows), int(ds.Columns), max(1, frames))
     except (AttributeError, TypeError, ValueError) as exc:
-        raise _error(path, f"missing or invalid image size tags: {exc}") from None
+        raise ImageReadError(path, f"missing or invalid image size tags: {exc}") from None
 
 
 def middle_frame(frames: int) -> int:
@@ -117,13 +113,11 @@ def middle_frame(frames: int) -> int:
 
 def load(path: Path | str, data: bytes, frame: int | None = None) -> np.ndarray:
     """uint8 [rows, columns, 3] of a DICOM file's bytes; the size rule is checked before pixels are decoded."""
-    from medmir.imaging.decode import size_problem
-
     ds = read(path, data)
     info = frame_info(ds, path)
     problem = size_problem(info.columns, info.rows)
     if problem:
-        raise _error(path, problem)
+        raise ImageReadError(path, problem)
     return decode(ds, path, frame)
 
 
@@ -132,7 +126,7 @@ def decode(ds: Any, path: Path | str, frame: int | None = None) -> np.ndarray:
     info = frame_info(ds, path)
     index = middle_frame(info.frames) if frame is None else frame
     if not 0 <= index < info.frames:
-        raise _error(path, f"frame {index} does not exist ({info.frames} frames)")
+        raise ImageReadError(path, f"frame {index} does not exist ({info.frames} frames)")
     pi = str(ds.PhotometricInterpretation).strip()
     stored = _stored(ds, path, index, colour=pi in _COLOUR)
     if pi in _COLOUR:
@@ -145,7 +139,7 @@ def decode(ds: Any, path: Path | str, frame: int | None = None) -> np.ndarray:
 
 
 def _stored(ds: Any, path: Path | str, index: int, *, colour: bool) -> np.ndarray:
-    from pydicom.pixels import pixel_array
+    from pydicom.pixels import pixel_array  # lazy, as in `read`: only DICOM files need pydicom
 
     uid = transfer_syntax(ds)
     try:
@@ -155,15 +149,15 @@ def _stored(ds: Any, path: Path | str, index: int, *, colour: bool) -> np.ndarra
     except Exception as exc:  # codecs and pydicom raise many types; all mean this frame cannot be decoded
         reason = str(exc) or type(exc).__name__
         if any(word in reason.lower() for word in ("truncat", "insufficient", "less than expected")):
-            raise _error(path, f"truncated pixel data ({syntax_name(uid)}): {reason}") from None
-        raise _error(path, f"cannot decode pixel data ({syntax_name(uid)}): {reason}") from None
+            raise ImageReadError(path, f"truncated pixel data ({syntax_name(uid)}): {reason}") from None
+        raise ImageReadError(path, f"cannot decode pixel data ({syntax_name(uid)}): {reason}") from None
     arr = np.asarray(arr)
     if colour:
         if arr.ndim != 3 or arr.shape[2] != 3:
-            raise _error(path, f"expected 3 samples per pixel, got shape {arr.shape}")
+            raise ImageReadError(path, f"expected 3 samples per pixel, got shape {arr.shape}")
         return arr
     if arr.ndim != 2:
-        raise _error(path, f"expected one sample per pixel, got shape {arr.shape}")
+        raise ImageReadError(path, f"expected one sample per pixel, got shape {arr.shape}")
     return _bits_stored(arr.astype(np.int64), int(ds.get("BitsStored") or 16), int(ds.get("PixelRepresentation") or 0))
 
 

@@ -24,15 +24,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import atomic_write_bytes
+from medmir.core.progress import OnProgress, no_progress
 from medmir.core.workers import spawn_pool
 from medmir.data.records import IMAGE_SUFFIXES
-from medmir.imaging.decode import ImageReadError, encode_webp, load_image, make_thumbnail
+from medmir.imaging.decode import encode_webp, load_image, make_thumbnail
 from medmir.imaging.dicom import DICOM_SUFFIXES
+from medmir.imaging.errors import ImageReadError
 
 IMAGE_EXTENSIONS = frozenset((*IMAGE_SUFFIXES, *DICOM_SUFFIXES))  # a DICOM's thumbnail: its middle frame, windowed
 WEBP_QUALITY = 85
@@ -167,14 +166,15 @@ def process_images(
     strict: bool = False,
     workers: int | None = None,
     max_side: int = 256,
-    progress: bool = True,
     force: bool = False,
+    on_progress: OnProgress | None = None,
 ) -> ProcessReport:
     """Write `out_dir/<stem>.webp` (RGB, longest side <= max_side, WebP q85 m6) for every image in `input_dir`.
 
     Unreadable files are skipped and listed in the report; with `strict=True` the first one raises ImageReadError
     (outputs already written stay: each is complete; the failing file has none). `workers` defaults to all cores;
     1 runs in this process. Raises MedmirError for a missing input folder, no images, or output name clashes.
+    Progress goes to `on_progress` (task "thumbnails", reused outputs counted at the start).
     """
     started = time.perf_counter()
     input_dir, out_dir = Path(input_dir), Path(out_dir)
@@ -211,31 +211,24 @@ def process_images(
             jobs.append((src, dst))
 
     n_workers = min(workers or os.cpu_count() or 1, max(len(jobs), 1))
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task("thumbnails", total=len(pairs), completed=report.cached)
-        results = _run_serial(jobs, max_side) if n_workers == 1 else _run_pool(jobs, max_side, n_workers)
-        try:
-            for src, (n_in, n_out, reason) in results:
-                bar.advance(task)
-                if reason is not None:
-                    if strict:
-                        raise ImageReadError(src, reason)
-                    report.skipped.append((src, reason))
-                    continue
-                report.processed += 1
-                report.bytes_in += n_in
-                report.bytes_out += n_out
-        except OSError as exc:  # writing an output failed: the environment, not the input, is at fault
-            raise MedmirError(f"cannot write thumbnail: {exc}") from None
-        finally:
-            results.close()  # runs _run_pool's finally: cancels queued work and waits for running workers
+    bar = on_progress or no_progress
+    bar("thumbnails", report.cached, len(pairs))
+    results = _run_serial(jobs, max_side) if n_workers == 1 else _run_pool(jobs, max_side, n_workers)
+    try:
+        for src, (n_in, n_out, reason) in results:
+            bar("thumbnails", 1, len(pairs))
+            if reason is not None:
+                if strict:
+                    raise ImageReadError(src, reason)
+                report.skipped.append((src, reason))
+                continue
+            report.processed += 1
+            report.bytes_in += n_in
+            report.bytes_out += n_out
+    except OSError as exc:  # writing an output failed: the environment, not the input, is at fault
+        raise MedmirError(f"cannot write thumbnail: {exc}") from None
+    finally:
+        results.close()  # runs _run_pool's finally: cancels queued work and waits for running workers
     report.skipped.sort()
     report.seconds = time.perf_counter() - started
     return report

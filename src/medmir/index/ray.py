@@ -13,6 +13,7 @@ must be where every node sees them at the same path (a shared file system).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +22,18 @@ from typing import Any
 import numpy as np
 
 from medmir.core.errors import MedmirError
-from medmir.index.embed.onnx import Embedded, prepare_image
+from medmir.index.embed.core import Embedded
+from medmir.index.embed.onnx import prepare_image
 from medmir.index.shards import Row, ShardStore, Source
+from medmir.model.manifest import PreprocessSpec
 from medmir.model.pack import ModelPack, Precision
 
 DECODE_BATCH = 8
 
 
-def _decode(batch: dict[str, np.ndarray], spec: dict[str, Any], thumbnails: bool, size: int) -> dict[str, Any]:
+def _decode(batch: dict[str, np.ndarray], spec: PreprocessSpec, thumbnails: bool) -> dict[str, Any]:
     """A Ray task: decode and preprocess a batch of images; a bad image becomes an error row (zero pixels)."""
-    n = len(batch["path"])
+    n, size = len(batch["path"]), spec.image_size
     pixels = np.zeros((n, 3, size, size), np.float32)
     sha, error, thumb = [], [], []
     for i, (index, path) in enumerate(zip(batch["index"], batch["path"], strict=True)):
@@ -88,7 +91,7 @@ class _TorchEmbed(_Actor):
     DTYPE = "bf16"
 
     def __init__(self) -> None:
-        from medmir.index.embed.torch import TorchEncoder
+        from medmir.index.embed.torch import TorchEncoder  # torch: only in the actors of a --device cuda run
 
         ckpt = Path(self.CHECKPOINT) if self.CHECKPOINT else None
         if not self.PACK_DIR and ckpt is not None:  # a checkpoint alone (benchmarks/gpu_index.py)
@@ -99,7 +102,7 @@ class _TorchEmbed(_Actor):
         self.dim = self.encoder.embed_dim
 
     def _embed(self, pixels: np.ndarray) -> np.ndarray:
-        import torch
+        import torch  # as in __init__
 
         return self.encoder.encode(torch.from_numpy(np.ascontiguousarray(pixels)))
 
@@ -119,19 +122,19 @@ class Model:
     kept in Ray's object store for restarts), the preprocessing spec, and whether an actor takes a GPU."""
 
     actor: type[Any]
-    spec: dict[str, Any]
+    spec: PreprocessSpec
     gpu: bool = False
 
 
 def pack_model(pack: ModelPack, precision: Precision, torch_model: TorchModel | None = None) -> Model:
     """The pack's ONNX model, or (`torch_model`) the checkpoint it was exported from, in PyTorch."""
-    spec, pack_dir = pack.manifest["preprocess"], str(pack.dir.absolute())
+    spec, pack_dir = pack.preprocess, str(pack.dir.absolute())
     if torch_model is None:
         return Model(type("Embed", (_Embed,), {"PACK_DIR": pack_dir, "PRECISION": precision}), spec)
     return torch_checkpoint_model(torch_model, spec, pack_dir)
 
 
-def torch_checkpoint_model(torch_model: TorchModel, spec: dict[str, Any], pack_dir: str = "") -> Model:
+def torch_checkpoint_model(torch_model: TorchModel, spec: PreprocessSpec, pack_dir: str = "") -> Model:
     """A checkpoint in PyTorch actors (with no `pack_dir`: `torch_model.checkpoint` alone, its own spec)."""
     ckpt = str(torch_model.checkpoint.absolute()) if torch_model.checkpoint else ""
     actor = type("TorchEmbed", (_TorchEmbed,), {"PACK_DIR": pack_dir, "CHECKPOINT": ckpt,
@@ -142,9 +145,7 @@ def torch_checkpoint_model(torch_model: TorchModel, spec: dict[str, Any], pack_d
 def _connect(address: str | None, workers: int | None) -> bool:
     """Joins the cluster at `address`, else one already joined in this process, else starts a local one (stopped
     at the end: returns True)."""
-    import logging
-
-    import ray
+    import ray  # ray (the medmir[ray] extra): only for --engine ray
 
     # Ray's own progress lines would break medmir's progress bar; its errors still show
     logging.getLogger("ray").setLevel(logging.WARNING)
@@ -192,7 +193,7 @@ def _thumb_missing(store: ShardStore, s: Source) -> bool:
 
 def _run(sources: list[Source], todo: list[int], model: Model, store: ShardStore, thumbnails: bool, batch_size: int,
          workers: int | None, address: str | None, on_progress: Callable[[int], None]) -> None:  # fmt: skip
-    import ray
+    import ray  # as in _connect
     import ray.data
 
     started = _connect(address, workers)
@@ -200,7 +201,6 @@ def _run(sources: list[Source], todo: list[int], model: Model, store: ShardStore
         n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))  # default: every CPU of the cluster
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        size = int(model.spec["image_size"])
         # an actor a CPU; on CUDA, one a GPU (decoding stays in CPU tasks, which Ray then does not fuse in)
         resources: dict[str, float] = {"num_gpus": 1} if model.gpu else {"num_cpus": 1}
         actors = max(1, int(ray.cluster_resources().get("GPU", 1))) if model.gpu else n_workers
@@ -208,7 +208,7 @@ def _run(sources: list[Source], todo: list[int], model: Model, store: ShardStore
         ds = (
             ray.data.from_items(items, override_num_blocks=max(1, len(items) // DECODE_BATCH))
             .map_batches(_decode, batch_size=DECODE_BATCH, num_cpus=1,
-                         fn_kwargs={"spec": model.spec, "thumbnails": thumbnails, "size": size})
+                         fn_kwargs={"spec": model.spec, "thumbnails": thumbnails})
             .map_batches(model.actor, batch_size=batch_size,
                          compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors), **resources)
         )  # fmt: skip

@@ -10,23 +10,22 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from medmir.bundle.format import thumbnail_name
 from medmir.bundle.write import BundleWriter
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import staging_dir
 from medmir.core.progress import OnProgress, task_progress
-from medmir.data.generic import read_labels
-from medmir.data.nih import index_images
-from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
+from medmir.data.records import Skipped
 from medmir.index.cache import EmbeddingCache
-from medmir.index.embed.onnx import Embedded, embed_images
+from medmir.index.embed.core import Embedded
+from medmir.index.embed.onnx import DEFAULT_BATCH as ONNX_BATCH
+from medmir.index.embed.onnx import embed_images
 from medmir.index.options import IndexOptions
+from medmir.index.ray import TorchModel, embed_with_ray, pack_model
+from medmir.index.records import ImageSet, match_records
+from medmir.index.shards import ShardStore
 from medmir.model.pack import ModelPack, Precision
-
-if TYPE_CHECKING:
-    from medmir.index.ray import TorchModel
 
 _ONNX_DTYPES = {"fp32": "float32", "int8": "int8 (dynamic quantization)"}
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -56,12 +55,12 @@ def build_index(o: IndexOptions, on_progress: OnProgress | None = None) -> Index
     use_torch = _use_torch(o.backend, o.device, o.precision, o.torch_dtype, o.preprocess_mode, o.checkpoint)
     pack = ModelPack.open(o.pack_dir)
     present, on_disk = match_records(o.images, o.labels, report.skipped, strict=o.strict)
-    embedder = _embedder(o, use_torch, pack, [on_disk[r.filename] for r in present])
+    source = ImageSet(o.images, present, on_disk, o.thumbnails)
+    embedder = _embedder(o, use_torch, pack, source.paths())
     inputs = [o.images, o.labels, o.pack_dir, *([o.thumbnails] if o.thumbnails else [])]
     with staging_dir(o.out, "index", inputs=inputs, force=o.force) as tmp:
         writer = BundleWriter(tmp, pack, version=o.bundle_format, shard_rows=o.shard_rows,
                               thumbs_per_pack=o.thumbs_per_pack)  # fmt: skip
-        source = ImageSet(o.images, present, on_disk, o.thumbnails)
         add_embedded(writer, embedder, source, report, strict=o.strict, on_progress=on_progress)
         if writer.count == 0:
             raise MedmirError(f"{o.images}: no image could be embedded ({len(report.skipped)} skipped)")
@@ -80,8 +79,6 @@ def _embedder(o: IndexOptions, use_torch: bool, pack: ModelPack, paths: list[Pat
     if o.engine == "ray":
         torch_model = None
         if use_torch:
-            from medmir.index.ray import TorchModel  # lazy: torch and ray only when asked for
-
             if o.preprocess_mode != "exact":
                 raise MedmirError("--engine ray decodes on CPUs: --preprocess fast (decoding on the GPU) is local only")
             torch_model = TorchModel(o.device, o.torch_dtype, o.checkpoint)
@@ -90,17 +87,6 @@ def _embedder(o: IndexOptions, use_torch: bool, pack: ModelPack, paths: list[Pat
     if use_torch:
         return _torch_embedder(pack, paths, opts, o.device, o.torch_dtype, o.preprocess_mode, o.checkpoint)
     return onnx_embedder(pack, paths, opts)
-
-
-@dataclass(frozen=True)
-class ImageSet:
-    """Images to embed: their label rows (`present`, in bundle order), where each is, and a `medmir process` folder
-    of thumbnails to reuse (None: thumbnails are made while decoding)."""
-
-    images: Path
-    present: list[Record]
-    on_disk: dict[str, Path]
-    thumbnails: Path | None = None
 
 
 def add_embedded(writer: BundleWriter, embedder: Embedder, src: ImageSet, report: IndexReport, *, strict: bool,
@@ -117,7 +103,7 @@ def add_embedded(writer: BundleWriter, embedder: Embedder, src: ImageSet, report
                 raise MedmirError(f"{path}: {item.error}")
             report.skipped.add(str(path), item.error or "no embedding")
             continue
-        thumb = _thumbnail(src.thumbnails, r, src.images) if src.thumbnails else item.thumbnail
+        thumb = src.thumbnail_file(r) if src.thumbnails else item.thumbnail
         if thumb is None:
             raise MedmirError(f"{path}: no thumbnail was made")  # the embedders make one when asked
         writer.add(r, item.vector, thumb)
@@ -125,38 +111,6 @@ def add_embedded(writer: BundleWriter, embedder: Embedder, src: ImageSet, report
         report.embedded += not item.cached
     report.embed_seconds = time.perf_counter() - t_embed
     embedder.close()
-
-
-def match_records(
-    images: Path, labels: Path, skipped: Skipped, *, strict: bool
-) -> tuple[list[Record], dict[str, Path]]:
-    """The label rows whose image is under `images` (others are skipped and reported), and where each image is."""
-    records = read_labels(labels, skipped)
-    on_disk = index_images(images, IMAGE_SUFFIXES)
-    present: list[Record] = []
-    for r in records:
-        if r.filename in on_disk:
-            present.append(r)
-        else:
-            skipped.add(r.filename, f"not found under {images}")
-    if not present:
-        raise MedmirError(f"{images}: none of the images listed in {labels} is there")
-    stems: dict[str, str] = {}
-    for r in present:
-        clash = stems.setdefault(thumbnail_name(r.filename), r.filename)
-        if clash != r.filename:
-            raise MedmirError(f"{labels}: {clash} and {r.filename} would share the thumbnail {thumbnail_name(clash)}")
-    if strict and len(skipped):
-        what, why = skipped.items[0]
-        raise MedmirError(f"{what}: {why}")
-    return present, on_disk
-
-
-def _thumbnail(folder: Path, r: Record, images: Path) -> Path:
-    src = folder / thumbnail_name(r.filename)
-    if not src.is_file():
-        raise MedmirError(f"{src}: thumbnail missing (run `medmir process` on {images})")
-    return src
 
 
 @dataclass
@@ -194,7 +148,8 @@ def onnx_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions) -> Embedd
 
     def run(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
         return embed_images(paths, pack, precision=o.precision, cache=cache, thumbnails=o.thumbnails,
-                            batch_size=o.batch_size or 16, workers=o.workers, on_progress=on_progress)  # fmt: skip
+                            batch_size=o.batch_size or ONNX_BATCH, workers=o.workers,
+                            on_progress=on_progress)  # fmt: skip
 
     return Embedder(run, info, cache)
 
@@ -209,9 +164,6 @@ def ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: s
                  torch_model: TorchModel | None = None) -> Embedder:  # fmt: skip
     """The Ray engine (medmir.index.ray) over `paths`, its shards in `folder` (a folder a model under it): the
     pack's ONNX model, or with `torch_model` its checkpoint in PyTorch."""
-    from medmir.index.ray import embed_with_ray, pack_model
-    from medmir.index.shards import ShardStore
-
     if torch_model is None:
         key, info = o.precision, _onnx_info(o.precision)
     else:
@@ -222,7 +174,7 @@ def ray_embedder(pack: ModelPack, paths: list[Path], o: EmbedOptions, address: s
 
     def run(on_progress: Callable[[int], None]) -> Iterator[Embedded]:
         return embed_with_ray(paths, pack_model(pack, o.precision, torch_model), store, thumbnails=o.thumbnails,
-                              batch_size=o.batch_size or (256 if torch_model else 16), workers=o.workers,
+                              batch_size=o.batch_size or (256 if torch_model else ONNX_BATCH), workers=o.workers,
                               address=address, on_progress=on_progress)  # fmt: skip
 
     return Embedder(run, info, None)
@@ -237,6 +189,7 @@ def _torch_embedder(
     preprocess_mode: str,
     checkpoint: Path | None,
 ) -> Embedder:
+    # torch (the medmir[export] extra, seconds to import): only for --device cuda or --backend torch
     from medmir.index.embed.torch import DEFAULT_BATCH, TorchEncoder, check_dtype, check_preprocess, embed_images_torch
 
     mode = check_preprocess(preprocess_mode)
@@ -272,7 +225,7 @@ def _use_torch(
     if use_torch:
         if precision != "fp32":
             raise MedmirError(f"--precision {precision} selects an ONNX model; with --device {device} use --dtype")
-        from medmir.index.embed.torch import check_dtype, check_preprocess, resolve_device
+        from medmir.index.embed.torch import check_dtype, check_preprocess, resolve_device  # torch, as above
 
         resolve_device(device)  # before any work: a missing GPU is reported at once
         check_dtype(torch_dtype)

@@ -21,19 +21,10 @@ from medmir.bundle.write import BundleWriter
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import staging_dir
 from medmir.core.progress import OnProgress, task_progress
-from medmir.data.generic import read_labels
-from medmir.data.nih import index_images
-from medmir.data.records import IMAGE_SUFFIXES, Record, Skipped
-from medmir.index.run import (
-    EmbedOptions,
-    ImageSet,
-    IndexReport,
-    add_embedded,
-    default_shards,
-    onnx_embedder,
-    ray_embedder,
-)
-from medmir.model.pack import ModelPack, check_indexed_with
+from medmir.data.records import Record
+from medmir.index.records import new_images
+from medmir.index.run import EmbedOptions, IndexReport, add_embedded, default_shards, onnx_embedder, ray_embedder
+from medmir.model.pack import ModelPack
 
 
 @dataclass
@@ -70,22 +61,6 @@ def _record(meta: dict[str, Any]) -> Record:
                   str(meta.get("view") or ""), tuple((meta.get("facets") or {}).items()))  # fmt: skip
 
 
-def _new_images(images: Path, labels: Path | None, known: set[str], skipped: Skipped) -> ImageSet:
-    """The images under `images` not in the bundle yet, with their label rows (no CSV: no labels)."""
-    on_disk = index_images(images, IMAGE_SUFFIXES)
-    if labels is not None:
-        records = [r for r in read_labels(labels, skipped) if r.filename in on_disk]
-    else:
-        records = [Record(name, ()) for name in sorted(on_disk)]
-    present = []
-    for r in records:
-        if r.filename in known:
-            skipped.add(str(on_disk[r.filename]), "already in the bundle (remove it first to replace it)")
-        else:
-            present.append(r)
-    return ImageSet(images, present, on_disk)
-
-
 def update_index(
     bundle_dir: Path,
     pack_dir: Path,
@@ -111,8 +86,8 @@ def update_index(
     report = UpdateReport()
     bundle = Bundle.open(bundle_dir)  # every check of `medmir verify` first: nothing is built on a damaged bundle
     pack = ModelPack.open(pack_dir)
-    check_indexed_with(pack, bundle.info, bundle_dir, hint="; update a bundle with the pack that indexed it")
-    made = bundle.info["image_embeddings"]
+    bundle.info.check_indexed_with(pack, bundle_dir, hint="; update a bundle with the pack that indexed it")
+    made = bundle.info.image_embeddings
     if images is not None and made.get("backend") != "onnxruntime":
         raise MedmirError(f"{bundle_dir}: indexed with {made.get('backend')}; --update embeds with the pack's ONNX "
                           "model, so added rows would not match: index the whole collection again")  # fmt: skip
@@ -124,14 +99,14 @@ def update_index(
     report.removed = [rows[i]["filename"] for i in gone]
     report.unmatched = sorted(remove - matched)
     kept = [i for i, out in enumerate(removed) if not out]
-    new = _new_images(images, labels, {rows[i]["filename"] for i in kept}, report.skipped) if images else None
+    new = new_images(images, labels, {rows[i]["filename"] for i in kept}, report.skipped) if images else None
     if new is not None and not new.present and not gone:
         raise MedmirError(f"{images}: no image to add ({len(report.skipped)} skipped), and nothing to remove")
     info = bundle.info
     inputs = [pack_dir, *(p for p in (images, labels) if p is not None)]
     with staging_dir(bundle_dir, "index", inputs=inputs, force=force) as tmp:
-        writer = BundleWriter(tmp, pack, version=int(info["format_version"]),
-                              **{k: int(info[k]) for k in ("shard_rows", "thumbs_per_pack") if k in info})  # fmt: skip
+        writer = BundleWriter(tmp, pack, version=info.format_version, shard_rows=info.rows_per_shard,
+                              thumbs_per_pack=info.thumbs_in_pack)  # fmt: skip
         advance = task_progress(on_progress, "rows kept", len(kept))
         for i in kept:
             writer.add(_record(rows[i]), bundle.embedding(i), bundle.thumbnail(i))
@@ -139,13 +114,13 @@ def update_index(
         report.kept = len(kept)
         if new is not None and new.present:
             opts = EmbedOptions(cache_dir, True, batch_size, workers, made["precision"])
-            paths = [new.on_disk[r.filename] for r in new.present]
+            paths = new.paths()
             embedder = (ray_embedder(pack, paths, opts, ray_address, shards or default_shards(cache_dir, bundle_dir,
                         pack)) if engine == "ray" else onnx_embedder(pack, paths, opts))  # fmt: skip
             add_embedded(writer, embedder, new, report, strict=False, on_progress=on_progress)
         if writer.count == 0:
             raise MedmirError(f"{bundle_dir}: removing {len(gone)} rows would leave an empty bundle")
-        k = int(info["neighbors"]["k"])
+        k = info.neighbors_k
         writer.finish(neighbors=k, image_embeddings={x: v for x, v in made.items() if x != "source"},
                       progress=task_progress(on_progress, "nearest neighbours", writer.count))  # fmt: skip
     report.count = writer.count

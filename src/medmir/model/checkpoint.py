@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from medmir.core.errors import MedmirError
-from medmir.core.fsutil import sha256_file
+from medmir.core.fsutil import sha256_file, staging_dir
 from medmir.model.config import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
@@ -27,6 +27,7 @@ from medmir.model.config import (
     definition_for_text_backbone,
     load_config,
     model_definition,
+    parse_config,
 )
 
 HF_PREFIX = "hf-hub:"
@@ -172,9 +173,6 @@ def init_random(
     `size="full"` uses the config in `config_dir` (real shapes and compute); `size="tiny"` uses the tiny
     definition of the same family with `config_dir`'s tokenizer files and preprocessing.
     """
-    from medmir.core.fsutil import staging_dir
-    from medmir.model.config import parse_config
-
     cfg = load_config(config_dir)
     if size == "tiny":
         tiny = model_definition("biomedclip-tiny")["open_clip_config"]

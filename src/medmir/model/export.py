@@ -1,7 +1,7 @@
 """Exporting a BiomedCLIP-family checkpoint to a model pack: ONNX towers (FP32 + INT8), vocab, manifest.
 
-The only module besides model/checkpoint.py that imports torch: everything after export runs the pack
-through onnxruntime (Python) or onnxruntime-web (browser).
+With model/checkpoint.py (and the index stage's torch backend) the only modules that import torch: everything after
+export runs the pack through onnxruntime (Python) or onnxruntime-web (browser).
 """
 
 from __future__ import annotations
@@ -12,12 +12,17 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+import onnxruntime as ort
+import open_clip
 import torch
 import torch.nn.functional as F
+import transformers
 
 from medmir.core._version import __version__
 from medmir.core.errors import MedmirError
@@ -29,6 +34,7 @@ from medmir.model.manifest import (
     FORMAT_VERSION,
     HUB_PREFIX,
     MANIFEST_FILE,
+    PreprocessSpec,
     public_source,
     tokenizer_manifest,
     write_local_source,
@@ -147,7 +153,6 @@ def measure_parity(
     clip: torch.nn.Module, pack_dir: Path, tokenizer: WordPieceTokenizer, texts: Sequence[str], images: np.ndarray
 ) -> dict[str, Any]:
     """FP32 ONNX vs PyTorch, padded vs unpadded, INT8 vs FP32: the figures the manifest records."""
-    import onnxruntime as ort
 
     def sess(name: str) -> ort.InferenceSession:
         return ort.InferenceSession(str(pack_dir / name), providers=["CPUExecutionProvider"])
@@ -180,46 +185,127 @@ def measure_parity(
 
 
 def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import open_clip
-    import transformers
-
     return {
         "medmir": __version__,
         "torch": torch.__version__,
         "open_clip": open_clip.__version__,
         "transformers": transformers.__version__,
         "onnx": onnx.__version__,
-        "onnxruntime": onnxruntime.__version__,
+        "onnxruntime": ort.__version__,
     }
 
 
-def _preprocess_manifest(cfg: ClipConfig) -> dict[str, Any]:
-    size = cfg.image_size
-    pre = cfg.preprocess_cfg
-    if pre.get("resize_mode", "shortest") != "shortest" or pre.get("interpolation", "bicubic") != "bicubic":
-        raise MedmirError(f"{cfg.path}: only shortest-side bicubic resizing is supported, got {pre}")
+@dataclass(frozen=True)
+class _Loaded:
+    """A checkpoint loaded for export, with what the manifest records about it."""
+
+    source: Source
+    clip: torch.nn.Module
+    cfg: ClipConfig
+    definition: dict[str, Any]  # the known model it is (config/models.json), or {}
+    checkpoint_sha256: str
+    vocab: list[str]
+    tokenizer: WordPieceTokenizer
+
+
+def _load(source_spec: str, cache_dir: Path | None, log: Log) -> _Loaded:
+    source: Source = resolve_source(source_spec, cache_dir=cache_dir)
+    log(f"loading {source.spec}" + (f" @ {source.revision}" if source.revision else ""))
+    if source.random_weights:
+        log("WARNING: random weights: embeddings from this pack are meaningless")
+    clip, cfg = load_clip(source)
+    definition = definition_for_text_backbone(cfg.text_cfg["hf_model_name"]) or {}
+    ckpt_sha = sha256_file(source.dir / CHECKPOINT_FILE)
+    vocab = load_vocab(source.dir / "vocab.txt")
+    tokenizer = WordPieceTokenizer(vocab, TokenizerSpec(context_length=cfg.context_length))
+    return _Loaded(source, clip, cfg, definition, ckpt_sha, vocab, tokenizer)
+
+
+def _export_towers(m: _Loaded, tmp: Path, log: Log, timings: dict[str, float]) -> None:
+    """text.onnx and vision.onnx (FP32) into `tmp`; their seconds into `timings`."""
+    for name, fn in (
+        ("text.onnx", lambda p: export_text_onnx(m.clip, p, vocab_rows=len(m.vocab), pad_id=m.tokenizer.pad_id)),
+        ("vision.onnx", lambda p: export_vision_onnx(m.clip, p, image_size=m.cfg.image_size)),
+    ):
+        log(f"exporting {name}")
+        t = time.perf_counter()
+        fn(tmp / name)
+        timings[name] = round(time.perf_counter() - t, 1)
+
+
+def _quantize_towers(m: _Loaded, tmp: Path, log: Log, timings: dict[str, float], **options: Any) -> dict[str, Any]:
+    """text.int8.onnx and vision.int8.onnx from the FP32 models (`options`: quantize_int8's); what each records."""
+    quant: dict[str, Any] = {}
+    # Text activations are smoothed with the probe texts as calibration (measured on real weights, see
+    # docs/QUANTIZATION.md); vision is not, as no real-weight ViT is at hand to show that it helps.
+    calibration = {"text": text_calibration(m.tokenizer), "vision": None}
+    for name in ("text", "vision"):
+        log(f"quantizing {name}.int8.onnx")
+        t = time.perf_counter()
+        quant[name] = quantize_int8(
+            tmp / f"{name}.onnx", tmp / f"{name}.int8.onnx", calibration=calibration[name], **options
+        )
+        timings[f"{name}.int8.onnx"] = round(time.perf_counter() - t, 1)
+    return quant
+
+
+def _model_section(m: _Loaded) -> dict[str, Any]:
+    cfg, expected = m.cfg, m.definition.get("checkpoint", {}).get("sha256")
     return {
-        "input": "pixel_values",
-        "layout": "NCHW",
-        "color": "RGB",
-        "steps": [
-            {"op": "to_rgb", "alpha": "dropped (PIL convert('RGB'))", "gray": "replicated to 3 channels"},
-            {
-                "op": "resize_shorter_side",
-                "size": size,
-                "interpolation": "bicubic",
-                "antialias": True,
-                "reference": "PIL.Image.resize(BICUBIC), as open_clip's transform",
+        "name": m.definition.get("name", "custom"),
+        "title": m.definition.get("title", cfg.text_cfg["hf_model_name"]),
+        "source": public_source(m.source.spec),  # published with every site: never a local path
+        "revision": m.source.revision,
+        "checkpoint_sha256": m.checkpoint_sha256,
+        "checkpoint_matches_published": (m.checkpoint_sha256 == expected) if expected else None,
+        "parameters": count_parameters(m.clip),
+        "random_weights": m.source.random_weights,
+        "embed_dim": cfg.embed_dim,
+        "context_length": cfg.context_length,
+        "vocab_rows": len(m.vocab),
+        "open_clip_config": cfg.as_open_clip_json(),
+        "config_had_legacy_keys": cfg.legacy_keys,
+    }
+
+
+def _models_section(m: _Loaded, quant: dict[str, Any]) -> dict[str, Any]:
+    cfg, dim = m.cfg, m.cfg.embed_dim
+    return {
+        "text": {
+            "fp32": "text.onnx",
+            "int8": "text.int8.onnx",
+            "input": {
+                "name": "input_ids",
+                "dtype": "int64",
+                "shape": ["batch", "sequence"],
+                "max_sequence": cfg.context_length,
+                "mask": f"derived in the graph: ids != {m.tokenizer.pad_id}",
             },
-            {"op": "center_crop", "size": size},
-            {"op": "scale", "factor": 1 / 255},
-            {"op": "normalize", "mean": pre["mean"], "std": pre["std"]},
-        ],
-        "image_size": size,
-        "mean": pre["mean"],
-        "std": pre["std"],
+            "output": {"name": "text_embeds", "dtype": "float32", "shape": ["batch", dim], "normalized": True},
+            "quantization": quant["text"],
+        },
+        "vision": {
+            "fp32": "vision.onnx",
+            "int8": "vision.int8.onnx",
+            "input": {
+                "name": "pixel_values",
+                "dtype": "float32",
+                "shape": ["batch", 3, cfg.image_size, cfg.image_size],
+            },
+            "output": {"name": "image_embeds", "dtype": "float32", "shape": ["batch", dim], "normalized": True},
+            "quantization": quant["vision"],
+        },
+    }
+
+
+def _export_section(t0: float, timings: dict[str, float]) -> dict[str, Any]:
+    return {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "step_seconds": timings,
+        "onnx_opset": OPSET,
+        "exporter": "torch.onnx.export(dynamo=False)",
+        "versions": _versions(),
     }
 
 
@@ -236,121 +322,33 @@ def export_pack(
 ) -> dict[str, Any]:
     """Load a checkpoint with open_clip and write a complete, checked model pack to `out` (atomically)."""
     t0 = time.perf_counter()
-    source: Source = resolve_source(source_spec, cache_dir=cache_dir)
-    log(f"loading {source.spec}" + (f" @ {source.revision}" if source.revision else ""))
-    if source.random_weights:
-        log("WARNING: random weights: embeddings from this pack are meaningless")
-    clip, cfg = load_clip(source)
-    definition = definition_for_text_backbone(cfg.text_cfg["hf_model_name"]) or {}
-    ckpt = source.dir / CHECKPOINT_FILE
-    ckpt_sha = sha256_file(ckpt)
-    expected = definition.get("checkpoint", {}).get("sha256")
-    spec = TokenizerSpec(context_length=cfg.context_length)
-    vocab = load_vocab(source.dir / "vocab.txt")
-    tokenizer = WordPieceTokenizer(vocab, spec)
-
+    m = _load(source_spec, cache_dir, log)
     timings: dict[str, float] = {}
-    with staging_dir(out, "model export", inputs=[source.dir], force=force) as tmp:
-        for name, fn in (
-            ("text.onnx", lambda p: export_text_onnx(clip, p, vocab_rows=len(vocab), pad_id=tokenizer.pad_id)),
-            ("vision.onnx", lambda p: export_vision_onnx(clip, p, image_size=cfg.image_size)),
-        ):
-            log(f"exporting {name}")
-            t = time.perf_counter()
-            fn(tmp / name)
-            timings[name] = round(time.perf_counter() - t, 1)
-        quant: dict[str, Any] = {}
-        # Text activations are smoothed with the probe texts as calibration (measured on real weights, see
-        # docs/QUANTIZATION.md); vision is not, as no real-weight ViT is at hand to show that it helps.
-        calibration = {"text": text_calibration(tokenizer), "vision": None}
-        for name in ("text", "vision"):
-            log(f"quantizing {name}.int8.onnx")
-            t = time.perf_counter()
-            quant[name] = quantize_int8(
-                tmp / f"{name}.onnx",
-                tmp / f"{name}.int8.onnx",
-                per_channel=per_channel,
-                reduce_range=reduce_range,
-                weight_type=weight_type,
-                calibration=calibration[name],
-            )
-            timings[f"{name}.int8.onnx"] = round(time.perf_counter() - t, 1)
-        shutil.copyfile(source.dir / "vocab.txt", tmp / "vocab.txt")
+    with staging_dir(out, "model export", inputs=[m.source.dir], force=force) as tmp:
+        _export_towers(m, tmp, log, timings)
+        quant = _quantize_towers(
+            m, tmp, log, timings, per_channel=per_channel, reduce_range=reduce_range, weight_type=weight_type
+        )
+        shutil.copyfile(m.source.dir / "vocab.txt", tmp / "vocab.txt")
         log("measuring parity (ONNX vs PyTorch, INT8 vs FP32)")
-        parity = measure_parity(clip, tmp, tokenizer, probe_texts(), probe_images(cfg.image_size, cfg.preprocess_cfg))
+        probes = probe_images(m.cfg.image_size, m.cfg.preprocess_cfg)
+        parity = measure_parity(m.clip, tmp, m.tokenizer, probe_texts(), probes)
         files = {
             p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir()) if p.is_file()
         }
-        emb_dim = cfg.embed_dim
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION if weight_type == "uint8" else 1,
-            "model": {
-                "name": definition.get("name", "custom"),
-                "title": definition.get("title", cfg.text_cfg["hf_model_name"]),
-                "source": public_source(source.spec),  # published with every site: never a local path
-                "revision": source.revision,
-                "checkpoint_sha256": ckpt_sha,
-                "checkpoint_matches_published": (ckpt_sha == expected) if expected else None,
-                "parameters": count_parameters(clip),
-                "random_weights": source.random_weights,
-                "embed_dim": emb_dim,
-                "context_length": cfg.context_length,
-                "vocab_rows": len(vocab),
-                "open_clip_config": cfg.as_open_clip_json(),
-                "config_had_legacy_keys": cfg.legacy_keys,
-            },
-            "tokenizer": tokenizer_manifest(tokenizer),
-            "preprocess": _preprocess_manifest(cfg),
-            "models": {
-                "text": {
-                    "fp32": "text.onnx",
-                    "int8": "text.int8.onnx",
-                    "input": {
-                        "name": "input_ids",
-                        "dtype": "int64",
-                        "shape": ["batch", "sequence"],
-                        "max_sequence": cfg.context_length,
-                        "mask": f"derived in the graph: ids != {tokenizer.pad_id}",
-                    },
-                    "output": {
-                        "name": "text_embeds",
-                        "dtype": "float32",
-                        "shape": ["batch", emb_dim],
-                        "normalized": True,
-                    },
-                    "quantization": quant["text"],
-                },
-                "vision": {
-                    "fp32": "vision.onnx",
-                    "int8": "vision.int8.onnx",
-                    "input": {
-                        "name": "pixel_values",
-                        "dtype": "float32",
-                        "shape": ["batch", 3, cfg.image_size, cfg.image_size],
-                    },
-                    "output": {
-                        "name": "image_embeds",
-                        "dtype": "float32",
-                        "shape": ["batch", emb_dim],
-                        "normalized": True,
-                    },
-                    "quantization": quant["vision"],
-                },
-            },
+            "model": _model_section(m),
+            "tokenizer": tokenizer_manifest(m.tokenizer),
+            "preprocess": PreprocessSpec.from_config(m.cfg).to_manifest(),
+            "models": _models_section(m, quant),
             "parity": parity,
-            "export": {
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "seconds": round(time.perf_counter() - t0, 1),
-                "step_seconds": timings,
-                "onnx_opset": OPSET,
-                "exporter": "torch.onnx.export(dynamo=False)",
-                "versions": _versions(),
-            },
+            "export": _export_section(t0, timings),
             "files": files,
         }
         atomic_write_json(tmp / MANIFEST_FILE, manifest)
-        if not source.spec.startswith(HUB_PREFIX):
-            write_local_source(tmp, source.dir)  # so `index --device cuda` finds the weights without --checkpoint
+        if not m.source.spec.startswith(HUB_PREFIX):
+            write_local_source(tmp, m.source.dir)  # so `index --device cuda` finds the weights without --checkpoint
     log(f"wrote {out} in {manifest['export']['seconds']} s")
     return manifest

@@ -1,14 +1,19 @@
-"""The model pack's manifest.json: what it records and how it is validated (contract: docs/FORMAT.md)."""
+"""The model pack's manifest.json: what it records and how it is validated (contract: docs/FORMAT.md), and its
+preprocessing spec as one checked value (`PreprocessSpec`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import atomic_write_json, sha256_file
-from medmir.model.config import read_json
+from medmir.model.config import ClipConfig, read_json
 from medmir.model.tokenizer import TokenizerSpec, WordPieceTokenizer
 
 FORMAT_NAME = "medmir-model-pack"
@@ -27,6 +32,93 @@ LOCAL_PREFIX = "local:"
 # Where a pack made from a local folder was exported from, for this machine only: the manifest is published with
 # every site (its sha256 is the pack's identity), so it names the folder, never its path.
 LOCAL_SOURCE_FILE = "local_source.json"
+
+
+# The one pipeline medmir runs (medmir.imaging.decode.preprocess_for_model, the torch backend, the browser).
+PIPELINE = ("to_rgb", "resize_shorter_side", "center_crop", "scale", "normalize")
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How an image becomes the vision model's input, as open_clip's validation transform (its `PreprocessCfg`):
+    the shorter side resized to `image_size` (bicubic), a centred square crop, scaled to [0, 1], then `mean` and
+    `std` per RGB channel. Checked when made (a bad spec fails once, where it is read, with "preprocess spec: ...").
+
+    `from_config`: what an export of a checkpoint records; `from_manifest` / `to_manifest`: the manifest's
+    "preprocess" section (docs/FORMAT.md), which also spells the steps out for other readers (the browser)."""
+
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        size = self.image_size
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise MedmirError(f"preprocess spec: image_size must be a positive integer, got {size!r}")
+        for key in ("mean", "std"):
+            val = getattr(self, key)
+            if not isinstance(val, Sequence) or len(val) != 3 or not all(isinstance(x, int | float) for x in val):
+                raise MedmirError(f"preprocess spec: {key} must be a list of 3 numbers, got {val!r}")
+            object.__setattr__(self, key, tuple(val))  # as given (ints stay ints): to_manifest writes them back
+        if np.any(np.asarray(self.std, dtype=np.float32) == 0):
+            raise MedmirError(f"preprocess spec: std must be non-zero, got {list(self.std)!r}")
+
+    @classmethod
+    def from_config(cls, cfg: ClipConfig) -> PreprocessSpec:
+        """The spec of a checkpoint's open_clip_config.json (its image size and preprocess_cfg)."""
+        pre = cfg.preprocess_cfg
+        if pre.get("resize_mode", "shortest") != "shortest" or pre.get("interpolation", "bicubic") != "bicubic":
+            raise MedmirError(f"{cfg.path}: only shortest-side bicubic resizing is supported, got {pre}")
+        return cls(cfg.image_size, pre["mean"], pre["std"])
+
+    @classmethod
+    def from_manifest(cls, section: Mapping[str, Any]) -> PreprocessSpec:
+        """A manifest's "preprocess" section; its steps, when listed, must be the pipeline medmir runs."""
+        spec = cls(section.get("image_size"), section.get("mean"), section.get("std"))
+        steps = section.get("steps")
+        if steps is not None:
+            # A manifest describing another pipeline must not be silently run through this one.
+            ok = isinstance(steps, list) and all(isinstance(s, dict) for s in steps)
+            ops = [s.get("op") for s in steps] if ok else steps
+            if ops != list(PIPELINE):
+                raise MedmirError(f"preprocess spec: unsupported steps {ops!r}, expected {list(PIPELINE)}")
+            resize = steps[1]
+            if (
+                resize.get("interpolation", "bicubic") != "bicubic"
+                or resize.get("size", spec.image_size) != spec.image_size
+            ):
+                raise MedmirError(f"preprocess spec: unsupported resize step {resize!r}")
+        return spec
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest's "preprocess" section (what `from_manifest` reads back)."""
+        size, mean, std = self.image_size, list(self.mean), list(self.std)
+        return {
+            "input": "pixel_values",
+            "layout": "NCHW",
+            "color": "RGB",
+            "steps": [
+                {"op": "to_rgb", "alpha": "dropped (PIL convert('RGB'))", "gray": "replicated to 3 channels"},
+                {
+                    "op": "resize_shorter_side",
+                    "size": size,
+                    "interpolation": "bicubic",
+                    "antialias": True,
+                    "reference": "PIL.Image.resize(BICUBIC), as open_clip's transform",
+                },
+                {"op": "center_crop", "size": size},
+                {"op": "scale", "factor": 1 / 255},
+                {"op": "normalize", "mean": mean, "std": std},
+            ],
+            "image_size": size,
+            "mean": mean,
+            "std": std,
+        }
+
+    def normalization(self) -> tuple[np.ndarray, np.ndarray]:
+        """`mean` and `std` as float32 [3, 1, 1], to broadcast over CHW pixels."""
+        return (np.asarray(self.mean, dtype=np.float32).reshape(3, 1, 1),
+                np.asarray(self.std, dtype=np.float32).reshape(3, 1, 1))  # fmt: skip
 
 
 def tokenizer_manifest(tok: WordPieceTokenizer) -> dict[str, Any]:

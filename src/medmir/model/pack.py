@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -18,6 +19,7 @@ from medmir.core.verified import check_once
 from medmir.model.manifest import (
     LEGACY_INT8,
     MANIFEST_FILE,
+    PreprocessSpec,
     is_legacy_int8,
     read_manifest,
     spec_from_manifest,
@@ -72,6 +74,11 @@ class ModelPack:
     @property
     def embed_dim(self) -> int:
         return int(self.manifest["model"]["embed_dim"])
+
+    @cached_property
+    def preprocess(self) -> PreprocessSpec:
+        """The manifest's preprocessing spec, checked once, when first asked for (text-only use never reads it)."""
+        return PreprocessSpec.from_manifest(self.manifest["preprocess"])
 
     @property
     def random_weights(self) -> bool:
@@ -204,21 +211,6 @@ def _in_parallel(encoders: Sequence[TextEncoder], rows: Sequence[Sequence[int]],
         for part, vecs in zip(parts, done, strict=True):
             out[list(part)] = vecs
     return out
-
-
-def indexed_with(pack: ModelPack, info: Mapping[str, Any]) -> bool:
-    """Whether a bundle (its index_info.json) was indexed with `pack`."""
-    return (info.get("model") or {}).get("manifest_sha256") == pack.manifest_sha256
-
-
-def check_indexed_with(pack: ModelPack, info: Mapping[str, Any], bundle_dir: Path, hint: str = "") -> None:
-    """Refuse a pack other than the bundle's: its queries land in another embedding space, so scores mean nothing."""
-    if not indexed_with(pack, info):
-        want = str((info.get("model") or {}).get("manifest_sha256"))
-        raise MedmirError(
-            f"{pack.dir}: not the pack {bundle_dir} was indexed with (its index_info.json names manifest "
-            f"{want[:12]}..., this pack is {pack.manifest_sha256[:12]}...){hint}"
-        )
 
 
 @dataclass

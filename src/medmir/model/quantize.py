@@ -24,7 +24,7 @@ from onnx import TensorProto, helper, numpy_helper
 from medmir.core.errors import MedmirError
 
 
-def _rowwise_int8_gathers(model: onnx.ModelProto, min_rows: int = 2) -> list[str]:
+def rowwise_int8_gathers(model: onnx.ModelProto, min_rows: int = 2) -> list[str]:
     """Replace Gather(W_float[rows, dim], idx) by a row-wise int8 table + per-row scales. Returns table names."""
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
@@ -100,7 +100,7 @@ def quantize_int8(
     model = onnx.load(str(src))
     # stale value_info from the exporter makes the quantizer's shape inference disagree with itself
     del model.graph.value_info[:]
-    tables = _rowwise_int8_gathers(model) if embeddings == "rowwise" else []
+    tables = rowwise_int8_gathers(model) if embeddings == "rowwise" else []
     smoothed = smooth_activations(model, calibration, smooth_alpha) if calibration else 0
     op_types = ["MatMul", "Gather"] if embeddings == "ort" else ["MatMul"]
     with tempfile.TemporaryDirectory(prefix="medmir-quant-") as tmp:

@@ -24,11 +24,11 @@ import ftfy
 from medmir.core.errors import MedmirError
 
 # Rust's char::is_whitespace (Unicode White_Space); Python's str.isspace differs (it includes U+001C..U+001F).
-_WHITE_SPACE = frozenset(
+WHITE_SPACE = frozenset(
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
-_CJK_RANGES = (
+CJK_RANGES = (
     (0x4E00, 0x9FFF),
     (0x3400, 0x4DBF),
     (0x20000, 0x2A6DF),
@@ -84,7 +84,7 @@ def _is_punctuation(ch: str) -> bool:
 
 def _is_cjk(ch: str) -> bool:
     cp = ord(ch)
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+    return any(lo <= cp <= hi for lo, hi in CJK_RANGES)
 
 
 def load_vocab(path: Path) -> list[str]:
@@ -156,7 +156,7 @@ class WordPieceTokenizer:
         for ch in text:
             if ch == "\0" or ch == "\ufffd" or _is_control(ch):
                 continue
-            if ch in _WHITE_SPACE:
+            if ch in WHITE_SPACE:
                 out.append(" ")
             elif self.spec.handle_chinese_chars and _is_cjk(ch):
                 out.append(f" {ch} ")
@@ -174,7 +174,7 @@ class WordPieceTokenizer:
         words: list[str] = []
         cur: list[str] = []
         for ch in text:
-            if ch in _WHITE_SPACE:
+            if ch in WHITE_SPACE:
                 if cur:
                     words.append("".join(cur))
                     cur = []

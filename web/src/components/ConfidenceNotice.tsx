@@ -1,6 +1,7 @@
 // "No confident match": shown above results whose best score is below this collection's `related` band for the query
-// kind (lib/bands.ts). Renders nothing otherwise, or without bands.
-import { bestScore, noConfidentMatch, noConfidentMatchText, noticeTitle, type KindBands } from "../lib/bands";
+// kind (lib/contracts/bands.ts). Renders nothing otherwise, or without bands.
+import type { KindBands } from "../lib/contracts/bands";
+import { bestScore, noConfidentMatch, noConfidentMatchText, noticeTitle } from "../lib/results/confidence";
 
 export function ConfidenceNotice({ hits, bands }: { hits: readonly { score: number }[]; bands?: KindBands | undefined }) {
   if (!bands || !noConfidentMatch(hits, bands)) return null;

@@ -2,8 +2,8 @@
 // checkboxes with each value's count in the collection (and, once there are results, among them). Shown only for a
 // collection with facets, or while the URL still chooses facet values (so a link from another bundle can be
 // cleared). Names and values are plain text.
-import { facetTitle, type FacetSelection, type FacetSummary } from "../lib/facets";
-import { visibleText } from "../lib/display";
+import { facetTitle, type FacetSelection, type FacetSummary } from "../lib/contracts/facets";
+import { visibleText } from "../lib/site/display";
 
 interface Props {
   facets: FacetSummary[];

@@ -1,4 +1,4 @@
-import type { ProgressInfo } from "../worker/messages";
+import type { ProgressInfo } from "../lib/protocol/messages";
 
 export type FileProgress = ProgressInfo;
 

@@ -1,7 +1,7 @@
 // A result card's refine buttons: + (relevant) and − (not relevant). The marks live in the URL (pos=12|40&neg=7,
 // pages/search/refineParams.ts); the search page provides them and the toggle through RefineContext.
 import { createContext, useContext } from "react";
-import { visibleText } from "../lib/display";
+import { visibleText } from "../lib/site/display";
 
 export type MarkKind = "pos" | "neg";
 

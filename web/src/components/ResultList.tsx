@@ -1,9 +1,10 @@
 import { memo, useCallback, useId, useState } from "react";
-import { BAND_LABEL, bandOf, bandTitle, type Band, type KindBands } from "../lib/bands";
-import { visibleText } from "../lib/display";
-import { groupByPatient, moreText } from "../lib/groups";
-import type { SearchClient } from "../lib/searchClient";
-import type { HitOut, RowInfo } from "../worker/messages";
+import type { Band, KindBands } from "../lib/contracts/bands";
+import { BAND_LABEL, bandOf, bandTitle } from "../lib/results/confidence";
+import { visibleText } from "../lib/site/display";
+import { groupByPatient, moreText } from "../lib/results/groups";
+import type { SearchClient } from "../lib/protocol/searchClient";
+import type { HitOut, RowInfo } from "../lib/protocol/messages";
 import { ConfidenceNotice } from "./ConfidenceNotice";
 import { ResultActions } from "./ResultActions";
 import { Thumb } from "./Thumb";
@@ -105,11 +106,11 @@ interface ListProps {
   hits: HitOut[];
   rows: RowInfo[];
   client: SearchClient;
-  /** this collection's score bands for the query's kind (lib/bands.ts `bandsFor`): a band chip on each result and
-   * the "no confident match" notice above them; none (the default) shows neither */
+  /** this collection's score bands for the query's kind (lib/results/confidence.ts `bandsFor`): a band chip on each
+   * result and the "no confident match" notice above them; none (the default) shows neither */
   bands?: KindBands | undefined;
-  /** one card per patient (its best image) with "+N more images of this patient" (lib/groups.ts); ranks stay the
-   * images' own. Off (the default): one card per image */
+  /** one card per patient (its best image) with "+N more images of this patient" (lib/results/groups.ts); ranks stay
+   * the images' own. Off (the default): one card per image */
   grouped?: boolean | undefined;
 }
 

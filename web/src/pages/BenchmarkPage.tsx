@@ -1,7 +1,6 @@
 import { useState } from "react";
-import type { SearchClient } from "../lib/searchClient";
-import type { BenchResult, ReadyInfo } from "../worker/messages";
-import type { ThreadReason } from "../worker/threads";
+import type { SearchClient } from "../lib/protocol/searchClient";
+import type { BenchResult, ReadyInfo, ThreadReason } from "../lib/protocol/messages";
 
 const THREAD_REASON: Record<ThreadReason, string> = {
   single: "threads need cross-origin isolation and 2+ cores",
@@ -79,33 +78,38 @@ export function BenchmarkPage({ client, ready }: { client: SearchClient; ready: 
           {error}
         </p>
       )}
-      {result && (
-        <table className="mt-4 text-sm" data-testid="bench-table">
-          <caption className="mb-1 text-left text-xs text-slate-600">
-            {result.count} images · {result.threads} WASM thread(s) ({THREAD_REASON[result.threadReason]}) · cross-origin isolated:{" "}
-            {String(result.crossOriginIsolated)} · warm-up:{" "}
-            {result.warm.map((w) => `${w.model} ${w.runs} run(s), then ${w.steadyMs.toFixed(1)} ms`).join("; ") || "not finished"}
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col" className="pr-6 text-left">step</th>
-              <th scope="col" className="pr-6 text-right">median ms</th>
-              <th scope="col" className="pr-6 text-right">p95 ms</th>
-              <th scope="col" className="text-right">runs</th>
-            </tr>
-          </thead>
-          <tbody>
-            {result.stats.map((s) => (
-              <tr key={s.name}>
-                <th scope="row" className="pr-6 text-left font-normal">{s.name}</th>
-                <td className="pr-6 text-right font-mono">{s.medianMs.toFixed(2)}</td>
-                <td className="pr-6 text-right font-mono">{s.p95Ms.toFixed(2)}</td>
-                <td className="text-right font-mono">{s.runs}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {result && <BenchTable result={result} />}
     </section>
+  );
+}
+
+/** Each step's median and p95 over the runs, with the thread count and warm-ups the run had. */
+function BenchTable({ result }: { result: BenchResult }) {
+  return (
+    <table className="mt-4 text-sm" data-testid="bench-table">
+      <caption className="mb-1 text-left text-xs text-slate-600">
+        {result.count} images · {result.threads} WASM thread(s) ({THREAD_REASON[result.threadReason]}) · cross-origin isolated:{" "}
+        {String(result.crossOriginIsolated)} · warm-up:{" "}
+        {result.warm.map((w) => `${w.model} ${w.runs} run(s), then ${w.steadyMs.toFixed(1)} ms`).join("; ") || "not finished"}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col" className="pr-6 text-left">step</th>
+          <th scope="col" className="pr-6 text-right">median ms</th>
+          <th scope="col" className="pr-6 text-right">p95 ms</th>
+          <th scope="col" className="text-right">runs</th>
+        </tr>
+      </thead>
+      <tbody>
+        {result.stats.map((s) => (
+          <tr key={s.name}>
+            <th scope="row" className="pr-6 text-left font-normal">{s.name}</th>
+            <td className="pr-6 text-right font-mono">{s.medianMs.toFixed(2)}</td>
+            <td className="pr-6 text-right font-mono">{s.p95Ms.toFixed(2)}</td>
+            <td className="text-right font-mono">{s.runs}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -1,10 +1,11 @@
 import { useEffect, useState } from "react";
-import { bundleFile } from "../lib/bundle";
-import { fetchVerified } from "../lib/cache";
-import { dataUrl } from "../lib/display";
-import type { SearchClient } from "../lib/searchClient";
-import { BASE, type SiteData } from "../lib/site";
-import { parseHardCases, parseMetrics, type HardCases, type Metrics } from "../lib/metricsTypes";
+import { bundleFile } from "../lib/contracts/bundle";
+import { fetchVerified } from "../lib/storage/cache";
+import { dataUrl } from "../lib/site/display";
+import type { SearchClient } from "../lib/protocol/searchClient";
+import { BASE, type SiteData } from "../lib/site/site";
+import type { HardCases, Metrics } from "../lib/contracts/metrics";
+import { parseHardCases, parseMetrics } from "../lib/contracts/metricsParse";
 import { HardCasesPage } from "./HardCasesPage";
 import { MetricsPage } from "./MetricsPage";
 

@@ -9,9 +9,10 @@
 
 import { useId, useState } from "react";
 import { Thumb } from "../components/Thumb";
-import { thumbnailPathFor, type ConfusionPair, type HardCase, type HardCases, type Verdict } from "../lib/metricsTypes";
+import { thumbnailPathFor } from "../lib/contracts/metadata";
+import type { ConfusionPair, HardCase, HardCases, Verdict } from "../lib/contracts/metrics";
 import { TableHead } from "../components/TableHead";
-import { visibleText } from "../lib/display";
+import { visibleText } from "../lib/site/display";
 
 type Filter = "all" | Verdict;
 
@@ -166,6 +167,38 @@ function ConfusionTable(props: { hard: HardCases }) {
   );
 }
 
+const SUMMARY: { field: "count" | "queries" | "semantic_matches" | "true_failures"; label: string }[] = [
+  { field: "count", label: "Hard cases" },
+  { field: "queries", label: "Queries evaluated" },
+  { field: "semantic_matches", label: "Semantic matches" },
+  { field: "true_failures", label: "True failures" },
+];
+
+function HardSummary({ hard }: { hard: HardCases }) {
+  return (
+    <section aria-labelledby="hard-summary-title" className="space-y-2">
+      <h2 id="hard-summary-title" className="text-xl font-semibold">
+        Summary
+      </h2>
+      <dl className="grid grid-cols-2 gap-3 sm:grid-cols-4">
+        {SUMMARY.map((s) => (
+          <div key={s.field} className="rounded border border-slate-200 bg-white p-3">
+            <dt className="text-sm text-slate-700">{s.label}</dt>
+            <dd
+              className="text-2xl font-semibold tabular-nums"
+              data-testid="hard-summary"
+              data-field={s.field}
+              data-value={String(hard[s.field])}
+            >
+              {hard[s.field]}
+            </dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
 export function HardCasesPage(props: {
   hard: HardCases;
   /** a URL, or (version 2 bundles, thumbnails in packs) a function that fetches one */
@@ -175,12 +208,6 @@ export function HardCasesPage(props: {
   const [filter, setFilter] = useState<Filter>("all");
   const groupName = useId();
   const shown = hard.cases.map((c, i) => ({ c, i })).filter(({ c }) => filter === "all" || c.verdict === filter);
-  const summary: { field: "count" | "queries" | "semantic_matches" | "true_failures"; label: string }[] = [
-    { field: "count", label: "Hard cases" },
-    { field: "queries", label: "Queries evaluated" },
-    { field: "semantic_matches", label: "Semantic matches" },
-    { field: "true_failures", label: "True failures" },
-  ];
   return (
     <article className="space-y-8 text-slate-900" aria-labelledby="hard-title">
       <header className="space-y-2">
@@ -194,26 +221,7 @@ export function HardCasesPage(props: {
         </p>
       </header>
 
-      <section aria-labelledby="hard-summary-title" className="space-y-2">
-        <h2 id="hard-summary-title" className="text-xl font-semibold">
-          Summary
-        </h2>
-        <dl className="grid grid-cols-2 gap-3 sm:grid-cols-4">
-          {summary.map((s) => (
-            <div key={s.field} className="rounded border border-slate-200 bg-white p-3">
-              <dt className="text-sm text-slate-700">{s.label}</dt>
-              <dd
-                className="text-2xl font-semibold tabular-nums"
-                data-testid="hard-summary"
-                data-field={s.field}
-                data-value={String(hard[s.field])}
-              >
-                {hard[s.field]}
-              </dd>
-            </div>
-          ))}
-        </dl>
-      </section>
+      <HardSummary hard={hard} />
 
       <section aria-labelledby="hard-cases-title" className="space-y-3">
         <h2 id="hard-cases-title" className="text-xl font-semibold">

@@ -1,22 +1,21 @@
 // The search page: a text, an image (or DICOM) or a collection row as the query, the filters, the results. Its state
 // is the URL (search/params.ts), so a link reproduces the search; the parts are in search/.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import { RefineContext, type RefineState } from "../components/ResultActions";
-import { visibleText } from "../lib/display";
-import { namedDicom } from "../lib/dicom/detect";
-import type { ScoreBands } from "../lib/bands";
-import type { SearchClient } from "../lib/searchClient";
-import { decodeUpload, previewUrl } from "../lib/upload";
-import type { ReadyInfo } from "../worker/messages";
+import type { RefineState } from "../components/ResultActions";
+import type { ScoreBands } from "../lib/contracts/bands";
+import type { ReadyInfo } from "../lib/protocol/messages";
+import type { SearchClient } from "../lib/protocol/searchClient";
+import { resultCounts } from "../lib/results/resultCounts";
+import { visibleText } from "../lib/site/display";
 import { FilterPanel } from "./search/FilterPanel";
-import { filtersFrom, groupedFrom, rowQueryFilters, samePatientFrom, searchKey, setGroupParam, setQueryParam, setSameParam } from "./search/params";
-import { ResultOptions } from "./search/ResultOptions";
-import { resultCounts } from "../lib/resultCounts";
-import { clearMarks, composedPlan, isImageQuery, marksFrom, setAddWords, setImageBase, toggleMark } from "./search/refineParams";
-import { PAGE, ResultsSection } from "./search/ResultsSection";
-import { EvidencePanel, ExportButtons, RefineBar } from "./search/ResultTools";
+import { filtersFrom, pagesFrom, setQueryParam } from "./search/params";
+import { marksFrom, toggleMark } from "./search/refineParams";
+import { PAGE } from "./search/ResultsSection";
 import { SearchForm } from "./search/SearchForm";
-import { useSearchRun } from "./search/useSearchRun";
+import { SearchResults } from "./search/SearchResults";
+import { useImageSearch, type Upload } from "./search/useImageSearch";
+import { useSearchRun, type SearchError } from "./search/useSearchRun";
+import { useUrlSearch } from "./search/useUrlSearch";
 
 interface Props {
   client: SearchClient;
@@ -29,47 +28,17 @@ interface Props {
 
 export function SearchPage({ client, ready, params, navigate, scoreBands }: Props) {
   const q = params.get("q") ?? "";
-  const similar = params.get("similar");
-  const like = params.get("like");
-  const pages = Math.max(1, Number(params.get("pages") ?? "1") || 1);
   const filters = filtersFrom(params);
   const [text, setText] = useState(q);
-  const [upload, setUpload] = useState<{ url: string; name: string } | null>(null);
-  const { result, resultKey, error, busy, run, fail, clear, clearError } = useSearchRun();
+  const searchRun = useSearchRun();
+  const { result, resultKey, error, busy } = searchRun;
   const filterKey = params.toString();
   const marks = marksFrom(params);
   // the URL an upload's search moved to (img=1): its results are already shown, so that URL is not searched again
   const skipSearch = useRef<string | null>(null);
 
   useEffect(() => setText(q), [q]);
-  // a row query's key says when it keeps the query image's patient's other images (same=1)
-  const sameTag = samePatientFrom(params) ? "&same=1" : "";
-
-  // URL state drives the search, so every result page can be shared or bookmarked
-  useEffect(() => {
-    const k = pages * PAGE;
-    const skip = skipSearch.current === filterKey;
-    skipSearch.current = null;
-    if (skip) return;
-    // words with exclusions, an image plus words, marked results: composed in the worker, always live
-    const plan = composedPlan(params);
-    if (plan?.error !== undefined) {
-      fail(plan.key, new Error(plan.error));
-    } else if (plan) {
-      const b = plan.spec.base;
-      void run(plan.key, () => client.compose(plan.spec, k, b.kind === "row" ? rowQueryFilters(params, b.row) : filters));
-    } else if (similar !== null) {
-      // the query image's patient's other images left out unless same=1 (the precomputed neighbours answer when
-      // that leaves out none of them and no filter is set)
-      void run(`similar:${similar}${sameTag}`, () => client.similar(Number(similar), k, rowQueryFilters(params, Number(similar))));
-    } else if (like !== null) {
-      void run(`like:${like}${sameTag}`, () => client.searchVector(Number(like), k, rowQueryFilters(params, Number(like))));
-    } else if (q.trim()) {
-      void run(`q:${q}`, () => client.search(q, k, filters));
-    } else {
-      clear();
-    }
-  }, [searchKey(params)]); // the URL (query, filters, pages; not the display-only grouping) is a search's whole input
+  useUrlSearch(client, params, searchRun, skipSearch);
 
   function go(update: (p: URLSearchParams) => void) {
     const p = new URLSearchParams(params);
@@ -82,43 +51,12 @@ export function SearchPage({ client, ready, params, navigate, scoreBands }: Prop
     go((p) => setQueryParam(p, text));
   }
 
-  async function searchFile(file: File) {
-    clearError();
-    const key = `image:${file.name}`;
-    try {
-      const img = await decodeUpload(file);
-      if (upload) URL.revokeObjectURL(upload.url);
-      setUpload({ url: await previewUrl(file, img), name: file.name });
-      await run(key, async () => {
-        const r = await client.searchImage(img.rgba, img.width, img.height, pages * PAGE, filters);
-        // the URL now says "the uploaded image" (img=1): marks and added words start from it
-        const p = new URLSearchParams(params);
-        setImageBase(p);
-        if (p.toString() !== filterKey) {
-          skipSearch.current = p.toString();
-          navigate(p);
-        }
-        return r;
-      });
-    } catch (e) {
-      fail(key, e);
-    }
-  }
-
+  const k = pagesFrom(params) * PAGE;
+  const { upload, searchFile } = useImageSearch({ client, params, navigate, k, filters, searchRun, skipSearch });
   const refine = useMemo<RefineState>(
     () => ({ ...marks, toggle: (id, mark) => go((p) => toggleMark(p, id, mark)) }),
     [filterKey], // the marks and go() follow the URL
   );
-  const imageResult = /^(image|like:|similar:)/.test(resultKey);
-
-  useEffect(() => {
-    const onPaste = (ev: ClipboardEvent) => {
-      const f = [...(ev.clipboardData?.files ?? [])].find((x) => x.type.startsWith("image/") || namedDicom(x.name, x.type));
-      if (f) void searchFile(f);
-    };
-    window.addEventListener("paste", onPaste);
-    return () => window.removeEventListener("paste", onPaste);
-  });
 
   return (
     <div
@@ -141,17 +79,40 @@ export function SearchPage({ client, ready, params, navigate, scoreBands }: Prop
         onFile={(f) => void searchFile(f)}
       />
       <FilterPanel ready={ready} filters={filters} go={go} shown={result ? resultCounts(result.rows) : null} />
-
-      {upload && (
-        <figure className="mt-4 flex items-center gap-3 text-sm">
-          <img src={upload.url} alt={`your image ${visibleText(upload.name)}`} className="h-20 w-20 shrink-0 rounded object-cover" />
-          <figcaption className="min-w-0 wrap-anywhere">
-            Searching with your image <span className="font-mono">{visibleText(upload.name)}</span> (stays on this device, so a link to this page does not include it)
-          </figcaption>
-        </figure>
+      {upload && <UploadPreview upload={upload} />}
+      <SearchStatus waiting={!ready && Boolean(q || upload)} busy={busy} error={error} />
+      {result && (
+        <SearchResults
+          client={client}
+          ready={ready}
+          params={params}
+          go={go}
+          scoreBands={scoreBands}
+          result={result}
+          resultKey={resultKey}
+          refine={refine}
+        />
       )}
+    </div>
+  );
+}
 
-      {!ready && (q || upload) && <p className="mt-4 text-sm text-slate-600">The model is loading; your search runs as soon as it is ready.</p>}
+function UploadPreview({ upload }: { upload: Upload }) {
+  return (
+    <figure className="mt-4 flex items-center gap-3 text-sm">
+      <img src={upload.url} alt={`your image ${visibleText(upload.name)}`} className="h-20 w-20 shrink-0 rounded object-cover" />
+      <figcaption className="min-w-0 wrap-anywhere">
+        Searching with your image <span className="font-mono">{visibleText(upload.name)}</span> (stays on this device, so a link to this page does not include it)
+      </figcaption>
+    </figure>
+  );
+}
+
+/** The model still loading, "Searching…" (in a line always there, see useSearchRun), and the last search's error. */
+function SearchStatus({ waiting, busy, error }: { waiting: boolean; busy: boolean; error: SearchError | null }) {
+  return (
+    <>
+      {waiting && <p className="mt-4 text-sm text-slate-600">The model is loading; your search runs as soon as it is ready.</p>}
       <p className="mt-4 min-h-5 text-sm text-slate-600" role="status">
         {busy ? "Searching…" : ""}
       </p>
@@ -166,43 +127,6 @@ export function SearchPage({ client, ready, params, navigate, scoreBands }: Prop
           {visibleText(error.text)}
         </p>
       )}
-
-      {result && (
-        <RefineContext.Provider value={refine}>
-          <ResultOptions
-            rows={result.rows}
-            grouped={groupedFrom(params)}
-            onGrouped={(on) => go((p) => setGroupParam(p, on))}
-            samePatient={similar !== null || like !== null ? samePatientFrom(params) : null}
-            onSamePatient={(on) => go((p) => setSameParam(p, on))}
-          />
-          <ResultsSection
-            scoreBands={scoreBands}
-            grouped={groupedFrom(params)}
-            client={client}
-            ready={ready}
-            result={result}
-            resultKey={resultKey}
-            more={result.hits.length >= pages * PAGE && result.path !== "neighbors" && result.path !== "image"}
-            onMore={() => go((p) => p.set("pages", String(pages + 1)))}
-            tools={
-              <div className="mb-3 space-y-3">
-                <ExportButtons result={result} query={resultKey} />
-                {imageResult && <EvidencePanel result={result} />}
-                <RefineBar
-                  pos={marks.pos}
-                  neg={marks.neg}
-                  names={new Map((result.marked ?? []).map((m) => [m.id, m.filename]))}
-                  onUnmark={(id, mark) => go((p) => toggleMark(p, id, mark))}
-                  onClear={() => go(clearMarks)}
-                  addWords={isImageQuery(params) ? (params.get("add") ?? "") : null}
-                  onAddWords={(w) => go((p) => setAddWords(p, w))}
-                />
-              </div>
-            }
-          />
-        </RefineContext.Provider>
-      )}
-    </div>
+    </>
   );
 }

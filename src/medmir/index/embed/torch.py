@@ -1,8 +1,9 @@
 """Batched image encoding in PyTorch (a CUDA GPU, or the CPU for tests): the `medmir index --device cuda` backend.
 
-Same contract as `medmir.index.embed.onnx.embed_images`: one `Embedded` per path, in input order, errors as entries
-(never a crash), the same SQLite cache (under its own key). The vision tower is the one of the checkpoint the pack was
-exported from (its sha256 checked against the manifest), run in bf16 by default.
+Same contract as `medmir.index.embed.onnx.embed_images`, by the same loop (medmir.index.embed.core): one `Embedded`
+per path, in input order, errors as entries (never a crash), the same SQLite cache (under its own key). The vision
+tower is the one of the checkpoint the pack was exported from (its sha256 checked against the manifest), run in bf16
+by default.
 
 A GPU embeds ViT-B/16 far faster (~8,000 images/s) than PNG decoding runs (~70 images/s per core), so decoding is
 the bound: a DataLoader spreads read + sha256 + decode (+ preprocess) over all cores but one. Two preprocessing
@@ -20,10 +21,10 @@ import io
 import multiprocessing
 import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -33,13 +34,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import sha256_file
+from medmir.imaging.decode import INT_MODES, encode_webp, int_to_uint8, load_image, make_thumbnail, preprocess_for_model
+from medmir.imaging.errors import ImageReadError, size_problem
 from medmir.index.cache import EmbeddingCache
-from medmir.index.embed.onnx import Embedded, cached_vectors
+from medmir.index.embed.core import Decoded, Embedded, Group, embed_in_order
+from medmir.model.checkpoint import Source, load_clip, resolve_source
+from medmir.model.config import CHECKPOINT_FILE, ClipConfig, load_config
+from medmir.model.manifest import HUB_PREFIX, PreprocessSpec, local_checkpoint
 from medmir.model.pack import ModelPack
-
-if TYPE_CHECKING:
-    from medmir.model.checkpoint import Source
-    from medmir.model.config import ClipConfig
 
 TorchDtype = Literal["bf16", "fp16", "fp32"]
 PreprocessMode = Literal["exact", "fast"]
@@ -92,10 +94,6 @@ def pack_checkpoint(pack: ModelPack, checkpoint: Path | None = None) -> Path:
     The torch backend must run exactly the weights the pack's ONNX models hold, or its embeddings would not match
     the browser's text model.
     """
-    from medmir.model.checkpoint import resolve_source
-    from medmir.model.config import CHECKPOINT_FILE
-    from medmir.model.manifest import HUB_PREFIX, local_checkpoint
-
     model = pack.manifest["model"]
     want = model.get("checkpoint_sha256")
     if not want:
@@ -126,22 +124,17 @@ def pack_checkpoint(pack: ModelPack, checkpoint: Path | None = None) -> Path:
     return folder
 
 
-def spec_from_checkpoint(folder: Path) -> dict[str, Any]:
+def spec_from_checkpoint(folder: Path) -> PreprocessSpec:
     """The preprocessing spec a pack exported from `folder` would record (for pack-free use, e.g. benchmarks)."""
-    from medmir.model.config import load_config
-    from medmir.model.export import _preprocess_manifest
-
-    return _preprocess_manifest(load_config(folder))
+    return PreprocessSpec.from_config(load_config(folder))
 
 
-def _spec_tensors(spec: Mapping[str, Any]) -> tuple[int, torch.Tensor, torch.Tensor]:
-    from medmir.imaging.decode import _spec_fields
-
-    size, mean, std = _spec_fields(spec)  # validated exactly as the exact path validates it
-    return size, torch.from_numpy(mean)[None], torch.from_numpy(std)[None]
+def _spec_tensors(spec: PreprocessSpec) -> tuple[int, torch.Tensor, torch.Tensor]:
+    mean, std = spec.normalization()
+    return spec.image_size, torch.from_numpy(mean)[None], torch.from_numpy(std)[None]
 
 
-def gray_to_pixels(gray: torch.Tensor, spec: Mapping[str, Any]) -> torch.Tensor:
+def gray_to_pixels(gray: torch.Tensor, spec: PreprocessSpec) -> torch.Tensor:
     """uint8 [k, H, W] grayscale (one size) on any device -> float32 [k, 3, S, S] model input, on that device.
 
     The geometry of `preprocess_for_model` (shorter side to S with the same truncation, the same crop offsets);
@@ -168,7 +161,7 @@ class TorchEncoder:
     """The vision tower on a torch device: float32 pixels in, float32 unit vectors out."""
 
     tower: torch.nn.Module
-    spec: dict[str, Any]
+    spec: PreprocessSpec
     device: torch.device
     dtype: TorchDtype
     embed_dim: int
@@ -181,12 +174,12 @@ class TorchEncoder:
         cls,
         folder: Path,
         *,
-        spec: dict[str, Any] | None = None,
+        spec: PreprocessSpec | None = None,
         device: str = "cuda",
         dtype: str = "bf16",
         compile: bool = False,
     ) -> TorchEncoder:
-        from medmir.model.checkpoint import resolve_source
+        # lazy: model.export loads onnx and the quantizer (a second or more), which embedding never runs
         from medmir.model.export import VisionTower
 
         dev = resolve_device(device)
@@ -210,7 +203,7 @@ class TorchEncoder:
         resolve_device(device)  # a missing GPU is reported before hashing a checkpoint
         check_dtype(dtype)
         folder = pack_checkpoint(pack, checkpoint)
-        enc = cls.from_checkpoint(folder, spec=pack.manifest["preprocess"], device=device, dtype=dtype, compile=compile)
+        enc = cls.from_checkpoint(folder, spec=pack.preprocess, device=device, dtype=dtype, compile=compile)
         if enc.embed_dim != pack.embed_dim:
             raise MedmirError(f"{folder}: embed_dim {enc.embed_dim} != the pack's {pack.embed_dim}")
         return enc
@@ -234,8 +227,6 @@ class TorchEncoder:
 
 
 def _load_clip_quietly(source: Source) -> tuple[torch.nn.Module, ClipConfig]:
-    from medmir.model.checkpoint import load_clip
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # timm / transformers deprecation notes at build time
         return load_clip(source)
@@ -273,13 +264,11 @@ class Chunk:
         return (0 if self.exact is None else len(self.exact)) + sum(len(g) for g in self.gray)
 
 
-def _decode_gray(data: bytes) -> Image.Image | None:
+def decode_gray(data: bytes) -> Image.Image | None:
     """8-bit grayscale from integer-grayscale image bytes with `load_image`'s rules, or None (use `load_image`).
 
     Any doubt (other modes, damage, oversize) returns None: `load_image` then decides, with its error messages.
     """
-    from medmir.imaging.decode import INT_MODES, int_to_uint8, size_problem
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -303,14 +292,14 @@ class ImageFiles(Dataset[ImageMeta | tuple[ImageMeta, np.ndarray, str]]):
     def __init__(
         self,
         paths: Sequence[Path | str],
-        spec: Mapping[str, Any],
+        spec: PreprocessSpec,
         *,
         mode: PreprocessMode = "exact",
         known: frozenset[int] = frozenset(),
         thumbnails: bool = False,
     ):
         self.paths = [str(p) for p in paths]
-        self.spec = dict(spec)
+        self.spec = spec
         self.mode = mode
         self.known = known
         self.thumbnails = thumbnails
@@ -319,8 +308,6 @@ class ImageFiles(Dataset[ImageMeta | tuple[ImageMeta, np.ndarray, str]]):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> ImageMeta | tuple[ImageMeta, np.ndarray, str]:
-        from medmir.imaging.decode import ImageReadError, encode_webp, load_image, make_thumbnail, preprocess_for_model
-
         path = Path(self.paths[i])
         try:
             data = path.read_bytes()
@@ -330,7 +317,7 @@ class ImageFiles(Dataset[ImageMeta | tuple[ImageMeta, np.ndarray, str]]):
         cached = i in self.known
         if cached and not self.thumbnails:
             return meta
-        img = _decode_gray(data) if self.mode == "fast" else None
+        img = decode_gray(data) if self.mode == "fast" else None
         try:
             if img is None:
                 img = load_image(path)
@@ -373,7 +360,7 @@ def collate(items: list[ImageMeta | tuple[ImageMeta, np.ndarray, str]]) -> Chunk
 
 def decode_loader(
     paths: Sequence[Path | str],
-    spec: Mapping[str, Any],
+    spec: PreprocessSpec,
     *,
     mode: PreprocessMode = "exact",
     known: frozenset[int] = frozenset(),
@@ -407,6 +394,38 @@ def decode_loader(
     )
 
 
+class TorchBackend:
+    """`encoder` fed by a DataLoader (`decode_loader`): per chunk as it arrives, the exact inputs go to the device and
+    the grayscale ones are resized there (`fast`); the model runs per batch of them."""
+
+    def __init__(self, encoder: TorchEncoder, mode: PreprocessMode, workers: int | None = None):
+        self.encoder = encoder
+        self.mode = mode
+        self.workers = default_workers() if workers is None else workers
+
+    def decode(self, paths: Sequence[Path], known: frozenset[int], thumbnails: bool) -> Iterator[Group]:
+        enc = self.encoder
+        loader = decode_loader(paths, enc.spec, mode=self.mode, known=known, thumbnails=thumbnails,
+                               workers=self.workers, pin_memory=enc.device.type == "cuda")  # fmt: skip
+        for chunk in loader:
+            parts: dict[int, torch.Tensor] = {}
+            if chunk.exact is not None:
+                parts[-1] = chunk.exact.to(enc.device, non_blocking=True)
+            for g, gray in enumerate(chunk.gray):
+                parts[g] = enc.gray_to_pixels(gray)
+            order = sorted(parts)  # -1 (exact) first, then the size groups
+            offsets, n = {}, 0
+            for key in order:
+                offsets[key] = n
+                n += len(parts[key])
+            rows = [None if m.slot is None else offsets[m.slot[0]] + m.slot[1] for m in chunk.items]
+            items = [Decoded(m.index, m.sha, m.thumbnail, m.error, r) for m, r in zip(chunk.items, rows, strict=True)]
+            yield Group(items, [parts[key] for key in order], n)
+
+    def encode(self, inputs: list[torch.Tensor]) -> np.ndarray:
+        return self.encoder.encode(torch.cat(inputs))
+
+
 def embed_images_torch(
     paths: Sequence[Path],
     encoder: TorchEncoder,
@@ -418,67 +437,12 @@ def embed_images_torch(
     preprocess: PreprocessMode = "exact",
     on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[Embedded]:
-    """Yield one Embedded per path, in input order (the contract of `medmir.index.embed.onnx.embed_images`)."""
+    """Yield one Embedded per path, in input order (the contract of `medmir.index.embed.onnx.embed_images`).
+
+    Batches hold batch_size .. batch_size + DECODE_CHUNK - 1 inputs; one also runs once 4 x batch_size images wait,
+    which bounds memory when most of them come from the cache (thumbnails only)."""
     if batch_size < 1:
         raise MedmirError(f"--batch-size must be at least 1, got {batch_size}")
-    workers = default_workers() if workers is None else workers
-    # The hashing pre-pass reads every file once more: only worth it when the cache can answer something.
-    known = cached_vectors(paths, cache, max(1, workers)) if cache is not None else {}
-    loader = decode_loader(
-        paths,
-        encoder.spec,
-        mode=preprocess,
-        known=frozenset(known),
-        thumbnails=thumbnails,
-        workers=workers,
-        pin_memory=encoder.device.type == "cuda",
-    )
-    ready: list[tuple[ImageMeta, int | None]] = []  # (meta, row in `inputs`)
-    inputs: list[torch.Tensor] = []
-    rows = 0
-
-    def flush() -> Iterator[Embedded]:
-        vecs = encoder.encode(torch.cat(inputs)) if inputs else np.empty((0, encoder.embed_dim), np.float32)
-        if cache is not None:
-            fresh = [(m.sha, vecs[r]) for m, r in ready if r is not None]
-            if fresh:
-                cache.put_many(fresh)
-        for m, r in ready:
-            if m.error is not None:
-                yield Embedded(m.index, None, None, m.error, False)
-            elif r is not None:
-                yield Embedded(m.index, vecs[r], m.thumbnail, None, False)
-            else:
-                yield Embedded(m.index, known[m.index], m.thumbnail, None, True)
-            if on_progress:
-                on_progress(1)
-        ready.clear()
-        inputs.clear()
-
-    try:
-        for chunk in loader:
-            # Device-side work per chunk as it arrives (transfer, grayscale resize); the model runs per batch.
-            parts: dict[int, torch.Tensor] = {}
-            if chunk.exact is not None:
-                parts[-1] = chunk.exact.to(encoder.device, non_blocking=True)
-            for g, gray in enumerate(chunk.gray):
-                parts[g] = encoder.gray_to_pixels(gray)
-            order = sorted(parts)  # -1 (exact) first, then the size groups
-            offsets, n = {}, 0
-            for key in order:
-                offsets[key] = rows + n
-                n += len(parts[key])
-            inputs.extend(parts[key] for key in order)
-            for m in chunk.items:
-                ready.append((m, None if m.slot is None else offsets[m.slot[0]] + m.slot[1]))
-            rows += n
-            # Batches hold batch_size .. batch_size + DECODE_CHUNK - 1 inputs; the second test bounds memory when
-            # most images come from the cache (thumbnails only).
-            if rows >= batch_size or len(ready) >= 4 * batch_size:
-                yield from flush()
-                rows = 0
-        yield from flush()
-    except RuntimeError as exc:
-        if "DataLoader worker" in str(exc):
-            raise MedmirError(f"an image-decoding worker process died ({exc}); out of memory? try --workers 1") from exc
-        raise
+    backend = TorchBackend(encoder, preprocess, workers)
+    return embed_in_order(paths, backend, cache=cache, thumbnails=thumbnails, batch_size=batch_size,
+                          hold=4 * batch_size, on_progress=on_progress)  # fmt: skip

@@ -1,8 +1,8 @@
 // Reading the site's two contracts (docs/FORMAT.md): the model pack manifest and the bundle's index_info.
 
-import type { TokenizerSpec } from "../worker/tokenizer";
+import { fetchJson, sha256Hex } from "../storage/cache";
+import type { FileSpec } from "../storage/fileSpec";
 import { parseScoreBands, type ScoreBands } from "./bands";
-import { fetchJson, sha256Hex, type FileSpec } from "./cache";
 
 export const BUNDLE_DIR = "data/";
 export const MODEL_DIR = "model/";
@@ -23,8 +23,30 @@ export interface IndexInfo {
   model: { name: string; title: string; source: string; revision: string | null; manifest_sha256: string };
   files: Record<string, FileMeta>;
   image_embeddings?: { precision: string };
-  /** what a score means in this collection, per query kind (lib/bands.ts); absent in bundles written before it */
+  /** what a score means in this collection, per query kind (bands.ts); absent in bundles written before it */
   score_bands?: ScoreBands;
+}
+
+export interface SpecialToken {
+  token: string;
+  id: number;
+}
+
+/** The fields of a model pack manifest's `tokenizer` section that drive tokenisation. */
+export interface TokenizerSpec {
+  lowercase: boolean;
+  strip_accents: boolean;
+  handle_chinese_chars: boolean;
+  max_chars_per_word: number;
+  continuing_subword_prefix: string;
+  context_length: number;
+  special_tokens: {
+    pad: SpecialToken;
+    unk: SpecialToken;
+    cls: SpecialToken;
+    sep: SpecialToken;
+    mask: SpecialToken;
+  };
 }
 
 export interface TokenizerManifest extends TokenizerSpec {

@@ -118,7 +118,7 @@ export class Columns {
     return i === -1 ? "" : this.tables[table][i as number]!;
   }
 
-  /** The columns the search filters read, as typed arrays (lib/rowTable.ts). */
+  /** The columns the search filters read, as typed arrays (lib/contracts/rowTable.ts). */
   rowTable(): RowTable {
     return rowTableV2(this.count, this.tables, this.cols, this.facets);
   }

@@ -1,10 +1,10 @@
-// The per-image metadata the search filters read (labels, patient, age, sex, view, facets), as typed columns built
-// once when a collection opens, from either bundle format (docs/FORMAT.md). The worker's one row predicate
-// (worker/collection.ts rowFilter) reads only these arrays: strings are looked up once per search, never per row,
-// so a filter over 500,000 rows is a few array reads per row.
+// The per-image metadata the search filters read (labels, patient, age, sex, view, facets), as typed columns built once
+// when a collection opens, from either bundle format (docs/FORMAT.md). The worker's one row predicate
+// (worker/collection/collection.ts rowFilter) reads only these arrays: strings are looked up once per search, never per
+// row, so a filter over 500,000 rows is a few array reads per row.
 
 import { facetsV1, type FacetTable } from "./facets";
-import type { MetadataEntry } from "./metricsTypes";
+import type { MetadataEntry } from "./metadata";
 
 export interface RowTable {
   readonly count: number;
@@ -118,7 +118,7 @@ function codes(col: readonly unknown[], table: readonly string[]): Int32Array {
   return out;
 }
 
-/** Version 2: the columnar metadata.json, already checked (lib/bundleV2.ts Columns). */
+/** Version 2: the columnar metadata.json, already checked (lib/contracts/bundleV2.ts Columns). */
 export function rowTableV2(
   n: number,
   tables: { labels: readonly string[]; patients: readonly string[]; sex: readonly string[]; view: readonly string[] },

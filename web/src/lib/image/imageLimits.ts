@@ -1,7 +1,7 @@
-// Which images the browser decodes: the same size rule as the Python pipeline (medmir.images.size_problem), with
-// the numbers of src/medmir/resources/image_limits.json (test/upload.test.ts pins them equal). Checked from the
-// file's header, before any pixel is decoded: a 118-byte PNG can claim 40000 x 1 pixels, and the model's
-// shorter-side resize would make that 224 x 8,960,000 (6 GB).
+// Which images the browser decodes: the same size rule as the Python pipeline (medmir.imaging.decode.size_problem),
+// with the numbers of src/medmir/resources/image_limits.json (test/upload.test.ts pins them equal). Checked from the
+// file's header, before any pixel is decoded: a 118-byte PNG can claim 40000 x 1 pixels, and the model's shorter-side
+// resize would make that 224 x 8,960,000 (6 GB).
 
 /** Each side at most this many pixels. */
 export const MAX_SIDE = 20_000;

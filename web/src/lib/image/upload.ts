@@ -1,15 +1,10 @@
 // Decoding an image the user gives us, in this page only. The browser decodes the file (lossless for PNG);
-// resizing is ours (worker/preprocess.ts), so the pixels the model sees match the Python index's. DICOM files are
-// decoded by lib/dicom (docs/DICOM.md), loaded only when one is given.
+// resizing is ours (worker/model/preprocess.ts), so the pixels the model sees match the Python index's. DICOM files are
+// decoded by dicom/ (docs/DICOM.md), loaded only when one is given.
 
+import type { DecodedImage } from "./decodedImage";
 import { isDicomFile } from "./dicom/detect";
 import { headerSize, sizeProblem, type Size } from "./imageLimits";
-
-export interface DecodedImage {
-  rgba: Uint8ClampedArray;
-  width: number;
-  height: number;
-}
 
 // JPEG headers can sit behind EXIF and ICC segments; 1 MiB holds them in practice (else the fallback measures).
 const HEAD_BYTES = 1 << 20;

@@ -1,8 +1,7 @@
 // The worker protocol. Every request carries an id; replies name it. A newer search supersedes older ones.
-import type { IndexInfo, Manifest } from "../lib/bundle";
-import type { FacetSelection, FacetSummary } from "../lib/facets";
-import type { CollectionCounts } from "../lib/rowTable";
-import type { ThreadReason } from "./threads";
+import type { IndexInfo, Manifest } from "../contracts/bundle";
+import type { FacetSelection, FacetSummary } from "../contracts/facets";
+import type { CollectionCounts } from "../contracts/rowTable";
 
 export interface ProgressInfo {
   file: string;
@@ -27,13 +26,16 @@ export interface ReadyInfo {
   dim: number;
   randomWeights: boolean;
   modelTitle: string;
-  /** WASM threads in use, and why (worker/threads.ts) */
+  /** WASM threads in use, and why (worker/model/threads.ts) */
   threads: number;
   threadReason: ThreadReason;
   fallbackQueries: string[];
   /** when each start-up step ended (epoch ms, performance.timeOrigin + now): where a visit's wait went */
   startup: Record<StartupStep, number>;
 }
+
+/** Why the worker runs its WASM thread count (worker/model/threads.ts chooses it). */
+export type ThreadReason = "single" | "default" | "explore" | "measured";
 
 export type StartupStep = "init" | "contracts" | "textBytes" | "textSession" | "collection" | "ready";
 
@@ -48,7 +50,7 @@ export interface WarmInfo {
 /** composed: words with exclusions or an image plus words; refined: re-ranked by the marked results (Rocchio) */
 export type SearchPath = "exact" | "fuzzy" | "live" | "image" | "row" | "neighbors" | "composed" | "refined";
 
-/** A query made of parts (worker/compose.ts), always answered live: a base (words, a collection row, or the image
+/** A query made of parts (worker/rank/compose.ts), always answered live: a base (words, a collection row, or the image
  * last uploaded to this page, whose embedding the worker keeps), the excluded words (a words base), the words added
  * (an image or row base; "" for none), and the rows marked relevant (pos) and not relevant (neg). */
 export interface QuerySpec {
@@ -81,7 +83,8 @@ export interface Coverage {
   of: number;
 }
 
-/** What a search ranks among (worker/collection.ts rowFilter); an empty list or an unset field does not filter. */
+/** What a search ranks among (worker/collection/collection.ts rowFilter); an empty list or an unset field does not
+ * filter. */
 export interface Filters {
   /** labels a row must have at least one of (any of) */
   include: string[];
@@ -90,7 +93,7 @@ export interface Filters {
   /** labels a row must have none of */
   exclude: string[];
   minScore: number;
-  /** per facet name, the values a row may have (lib/facets.ts); facets with an empty list do not filter */
+  /** per facet name, the values a row may have (lib/contracts/facets.ts); facets with an empty list do not filter */
   facets?: FacetSelection;
   /** age in years, bounds included; a set bound leaves out rows of unknown age */
   ageMin?: number;

@@ -1,8 +1,8 @@
 // The page's side of the worker protocol: one promise per request, contracts, progress and readiness as callbacks.
 // The worker holds the collection (embeddings, metadata, neighbours, thumbnails); the page asks it for what it shows.
-import type { BenchResult, Filters, ProgressInfo, QuerySpec, ReadyInfo, Reply } from "../worker/messages";
-import type { IndexInfo, Manifest } from "./bundle";
-import { dataUrl } from "./display";
+import type { BenchResult, Filters, ProgressInfo, QuerySpec, ReadyInfo, Reply } from "./messages";
+import type { IndexInfo, Manifest } from "../contracts/bundle";
+import { dataUrl } from "../site/display";
 import { takeWorker } from "./workerBoot";
 
 export type SearchResult = Omit<Extract<Reply, { type: "results" }>, "type">;

@@ -1,5 +1,5 @@
-// Words with exclusions: "effusion -cardiomegaly" searches for effusion and away from cardiomegaly (the query vector
-// is normalize(e("effusion") - 0.5 e("cardiomegaly")), worker/compose.ts). A word or a quoted phrase that starts with
+// Words with exclusions: "effusion -cardiomegaly" searches for effusion and away from cardiomegaly (the query vector is
+// normalize(e("effusion") - 0.5 e("cardiomegaly")), worker/rank/compose.ts). A word or a quoted phrase that starts with
 // '-' is excluded ( -"pleural effusion" excludes the phrase); quotes keep a leading '-' literal ("-2 cm nodule").
 
 export interface ParsedQuery {

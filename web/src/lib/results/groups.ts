@@ -2,7 +2,7 @@
 // the results fetched folded under it ("+N more images of this patient"). NIH has 30,805 patients for 112,120
 // images: without this, a patient's follow-ups fill the first page. Ranks stay the flat ranking's: a group's rank is
 // its best image's, and an unfolded image shows its own.
-import type { HitOut, RowInfo } from "../worker/messages";
+import type { HitOut, RowInfo } from "../protocol/messages";
 
 /** One result with its rank in the flat list (1 = best). */
 export interface Ranked {

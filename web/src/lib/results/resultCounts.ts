@@ -1,6 +1,6 @@
 // How many of the results fetched have each label, sex, view and facet value: the filters show these next to the
 // collection's own counts, so a reader sees what a filter would keep of what is on screen.
-import type { RowInfo } from "../worker/messages";
+import type { RowInfo } from "../protocol/messages";
 
 export interface ResultCounts {
   /** images counted (the results fetched) */

@@ -1,15 +1,9 @@
 // Downloading pack and bundle files once: verified against the sha256 that manifest.json / index_info.json list,
-// kept on this device (lib/fileStore.ts: OPFS, else Cache Storage), read from there on later visits and offline.
+// kept on this device (fileStore.ts: OPFS, else Cache Storage), read from there on later visits and offline.
 
+import type { FileSpec } from "./fileSpec";
 import { fileStore } from "./fileStore";
 import { fetchParts, partsOf } from "./parts";
-
-export interface FileSpec {
-  name: string;
-  url: string;
-  bytes: number;
-  sha256: string;
-}
 
 export type Progress = (loaded: number, total: number, fromCache: boolean) => void;
 
@@ -42,13 +36,13 @@ async function readWithProgress(res: Response, total: number, onProgress?: Progr
   return buf;
 }
 
-/** The file's verified bytes as this device keeps them (lib/fileStore.ts), or null when none are kept. */
+/** The file's verified bytes as this device keeps them (lib/storage/fileStore.ts), or null when none are kept. */
 export async function readCached(spec: FileSpec): Promise<Uint8Array | null> {
   return (await fileStore(siteOf(spec)))?.read(spec) ?? null;
 }
 
 /** The file's bytes, verified; from this device's store when a verified copy is there. A file the site publishes
- * in parts (lib/parts.ts) is fetched part by part and joined first. */
+ * in parts (lib/storage/parts.ts) is fetched part by part and joined first. */
 export async function fetchVerified(spec: FileSpec, onProgress?: Progress): Promise<Uint8Array> {
   const hit = await readCached(spec);
   if (hit) {

@@ -5,7 +5,7 @@
 // named by its sha256 (written only after it was verified, and atomically: a writable stream's data appears on
 // close), in a folder per site, so a rebuilt site's new files never meet its old ones, and `prune` removes what the
 // site no longer lists.
-import type { FileSpec } from "./cache";
+import type { FileSpec } from "./fileSpec";
 
 export interface FileStore {
   readonly kind: "opfs" | "cache";

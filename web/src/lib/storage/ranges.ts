@@ -1,9 +1,10 @@
 // Parts of large bundle files (thumbnail packs, neighbour shards) by HTTP Range request, so a page showing ten
 // results downloads ten thumbnails, not ten packs. Hosts that ignore Range answer 200 with the whole file: then
-// the whole file is verified (sha256), kept on the device (lib/fileStore.ts), and every later part is cut from it, so no file is
+// the whole file is verified (sha256), kept on the device (lib/storage/fileStore.ts), and every later part is cut from it, so no file is
 // downloaded twice. A file already kept (verified) is read from there, which also works offline.
 
-import { acceptWhole, fetchVerified, readCached, type FileSpec } from "./cache";
+import { acceptWhole, fetchVerified, readCached } from "./cache";
+import type { FileSpec } from "./fileSpec";
 import { partsOf } from "./parts";
 
 export class RangeReader {

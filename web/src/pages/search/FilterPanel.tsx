@@ -3,11 +3,11 @@
 // there are results) and in the whole collection.
 import { useId, type KeyboardEvent } from "react";
 import { Count, FacetFilters } from "../../components/FacetFilters";
-import { visibleText } from "../../lib/display";
-import { hasFacetFilters, setFacetParam } from "../../lib/facets";
-import type { ResultCounts } from "../../lib/resultCounts";
-import type { ValueCount } from "../../lib/rowTable";
-import type { Filters, ReadyInfo } from "../../worker/messages";
+import { visibleText } from "../../lib/site/display";
+import { hasFacetFilters, setFacetParam } from "../../lib/contracts/facets";
+import type { ResultCounts } from "../../lib/results/resultCounts";
+import type { ValueCount } from "../../lib/contracts/rowTable";
+import type { Filters, ReadyInfo } from "../../lib/protocol/messages";
 import { labelMode, setAgeParam, setLabelParam, setMinScoreParam, setValuesParam, type LabelMode } from "./params";
 
 interface Props {

@@ -1,8 +1,8 @@
 // Above the results: group them by patient (the default), and for a query by a collection image (Find similar,
 // Search with this image) whether that image's patient's other images may be among them (by default they are left
 // out: a patient's own follow-ups are the least informative "similar" images). Both in the URL (search/params.ts).
-import { hasSharedPatients } from "../../lib/groups";
-import type { RowInfo } from "../../worker/messages";
+import { hasSharedPatients } from "../../lib/results/groups";
+import type { RowInfo } from "../../lib/protocol/messages";
 
 interface Props {
   rows: readonly RowInfo[];

@@ -1,11 +1,11 @@
 // What the search page offers around its results: export (CSV, JSON), the evidence of an image query (the labels of
 // its nearest images), refining by example (the marks, words added to an image) and keyboard moves in the grid.
 import { useEffect, useState, type FormEvent, type KeyboardEvent } from "react";
-import { visibleText } from "../../lib/display";
-import { countText, labelCounts } from "../../lib/evidence";
-import { exportRows, toCsv, toJson } from "../../lib/exportResults";
-import type { SearchResult } from "../../lib/searchClient";
-import { ADD_WORDS_WEIGHT, EXCLUDE_WEIGHT, ROCCHIO } from "../../worker/compose";
+import { visibleText } from "../../lib/site/display";
+import { countText, labelCounts } from "../../lib/results/evidence";
+import { exportRows, toCsv, toJson } from "../../lib/results/exportResults";
+import type { SearchResult } from "../../lib/protocol/searchClient";
+import { ADD_WORDS_WEIGHT, EXCLUDE_WEIGHT, ROCCHIO } from "../../lib/query/composeWeights";
 import { columnsOf, nextIndex } from "./resultKeys";
 
 export const REFINE_HELP =

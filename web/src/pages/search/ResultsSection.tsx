@@ -2,10 +2,11 @@
 import { useEffect, useRef, type ReactNode } from "react";
 import { restoreMarkFocus } from "../../components/ResultActions";
 import { ResultList } from "../../components/ResultList";
-import { bandsFor, type ScoreBands } from "../../lib/bands";
-import { visibleText } from "../../lib/display";
-import type { SearchClient, SearchResult } from "../../lib/searchClient";
-import type { ReadyInfo } from "../../worker/messages";
+import type { ScoreBands } from "../../lib/contracts/bands";
+import { bandsFor } from "../../lib/results/confidence";
+import { visibleText } from "../../lib/site/display";
+import type { SearchClient, SearchResult } from "../../lib/protocol/searchClient";
+import type { ReadyInfo } from "../../lib/protocol/messages";
 import { onResultKeys } from "./ResultTools";
 
 export const PAGE = 10;
@@ -34,7 +35,7 @@ interface Props {
   tools?: ReactNode;
   /** Enter on a focused result card (Find similar) */
   onOpen?: (id: number) => void;
-  /** one card per patient, the patient's other results folded under it (lib/groups.ts) */
+  /** one card per patient, the patient's other results folded under it (lib/results/groups.ts) */
   grouped?: boolean;
 }
 

@@ -1,6 +1,6 @@
 // The query box, its suggestions (the collection's precomputed queries) and the image picker.
 import { useRef, type FormEvent } from "react";
-import type { SearchClient } from "../../lib/searchClient";
+import type { SearchClient } from "../../lib/protocol/searchClient";
 import { COMPOSE_HELP } from "./ResultTools";
 
 interface Props {

@@ -7,8 +7,8 @@
 //   same=1                                similar/like: keep the query image's patient's other images (default: out)
 //   group=0                               results not grouped by patient (default: grouped); display only
 // An uploaded image cannot be put in a link: it never leaves the device.
-import { facetsFrom } from "../../lib/facets";
-import type { Filters } from "../../worker/messages";
+import { facetsFrom } from "../../lib/contracts/facets";
+import type { Filters } from "../../lib/protocol/messages";
 
 /** A label's part in the filters: no condition ("any"), one of the "include" labels, must have ("all"), must not. */
 export type LabelMode = "any" | "include" | "all" | "exclude";
@@ -79,6 +79,11 @@ export function setValuesParam(p: URLSearchParams, key: "sex" | "view", values: 
 }
 
 /** Results grouped by patient: the default; `group=0` shows every image as its own card. */
+/** How many pages of results the URL asks for (pages=N, at least 1). */
+export function pagesFrom(params: URLSearchParams): number {
+  return Math.max(1, Number(params.get("pages") ?? "1") || 1);
+}
+
 export function groupedFrom(params: URLSearchParams): boolean {
   return params.get("group") !== "0";
 }

@@ -1,10 +1,10 @@
 // Composed and refined queries in the URL, so a link reproduces them:
-//   q=effusion -cardiomegaly   words with exclusions (lib/queryParse.ts)
-//   pos=12|40 & neg=7          results marked relevant (+) and not relevant (-): Rocchio (worker/compose.ts)
+//   q=effusion -cardiomegaly   words with exclusions (lib/query/queryParse.ts)
+//   pos=12|40 & neg=7          results marked relevant (+) and not relevant (-): Rocchio (worker/rank/compose.ts)
 //   add=effusion               words added to an image or row query (like=, similar= or img=)
 //   img=1                      the image last uploaded to this page (it stays on the device: a link cannot carry it)
-import { parseQuery } from "../../lib/queryParse";
-import type { QuerySpec } from "../../worker/messages";
+import { parseQuery } from "../../lib/query/queryParse";
+import type { QuerySpec } from "../../lib/protocol/messages";
 
 export type Mark = "pos" | "neg";
 

@@ -1,7 +1,7 @@
 // One search at a time on the page: its result, which request it answers, the error of the last one that failed,
 // and whether "Searching…" shows.
 import { useCallback, useRef, useState } from "react";
-import { Cancelled, type SearchResult } from "../../lib/searchClient";
+import { Cancelled, type SearchResult } from "../../lib/protocol/searchClient";
 
 // "Searching…" shows only for a search slower than this, in a line that is always there: drawing it, and the
 // result cards it pushed down, made the browser repaint the page while the model ran, CPU a 2-core device lacks
@@ -50,3 +50,5 @@ export function useSearchRun() {
   const clear = useCallback(() => setResult(null), []);
   return { result, resultKey, error, busy, run, fail, clear, clearError: () => setError(null) };
 }
+
+export type SearchRun = ReturnType<typeof useSearchRun>;

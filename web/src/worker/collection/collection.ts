@@ -2,14 +2,14 @@
 // float32 rows, metadata.json entries, nearest_neighbors.json, one WebP file a thumbnail. Version 2: int8 rows in
 // shards that load progressively, columnar metadata, neighbours and thumbnails read by HTTP Range.
 
-import { bundleFile, type FileMeta } from "../lib/bundle";
-import { fetchVerified, type Progress } from "../lib/cache";
-import { facetFilter, hasFacetFilters, summarize, type FacetSummary } from "../lib/facets";
-import type { MetadataEntry } from "../lib/metricsTypes";
-import { collectionCounts, facetValues, patientOf, rowTableV1, type CollectionCounts, type RowTable, samePatient } from "../lib/rowTable";
-import type { Filters, RowInfo } from "./messages";
-import type { FallbackEntry } from "./queryMatch";
-import { createScorer, topK, type Hit, type Scorer } from "./ranking";
+import { bundleFile, type FileMeta } from "../../lib/contracts/bundle";
+import { fetchVerified, type Progress } from "../../lib/storage/cache";
+import { facetFilter, hasFacetFilters, summarize, type FacetSummary } from "../../lib/contracts/facets";
+import type { MetadataEntry } from "../../lib/contracts/metadata";
+import { collectionCounts, facetValues, patientOf, rowTableV1, type CollectionCounts, type RowTable, samePatient } from "../../lib/contracts/rowTable";
+import type { Filters, RowInfo } from "../../lib/protocol/messages";
+import type { FallbackEntry } from "../rank/queryMatch";
+import { createScorer, topK, type Hit, type Scorer } from "../rank/ranking";
 
 export interface Collection {
   readonly version: 1 | 2;

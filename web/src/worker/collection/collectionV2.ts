@@ -3,17 +3,17 @@
 // verified and kept on the device, and every result says how many rows it covered. Neighbours and thumbnails
 // are read by HTTP Range from their shards and packs (whole files where a host ignores Range).
 
-import { bundleFile } from "../lib/bundle";
-import { Columns, embeddingShard, neighborIdsShard, neighborScoresShard, parseInfoV2, shardCount, thumbnailRange, type InfoV2 } from "../lib/bundleV2";
-import { fetchVerified } from "../lib/cache";
-import { RangeReader } from "../lib/ranges";
-import { summarize, type FacetSummary } from "../lib/facets";
-import { collectionCounts, facetValues, type CollectionCounts, type RowTable, samePatient } from "../lib/rowTable";
+import { bundleFile } from "../../lib/contracts/bundle";
+import { Columns, embeddingShard, neighborIdsShard, neighborScoresShard, parseInfoV2, shardCount, thumbnailRange, type InfoV2 } from "../../lib/contracts/bundleV2";
+import { fetchVerified } from "../../lib/storage/cache";
+import { RangeReader } from "../../lib/storage/ranges";
+import { summarize, type FacetSummary } from "../../lib/contracts/facets";
+import { collectionCounts, facetValues, type CollectionCounts, type RowTable, samePatient } from "../../lib/contracts/rowTable";
 import { checkRow, fetchAll, parseJson, rowFilter, type Collection, type ProgressFor } from "./collection";
-import { Int8Ranker } from "./int8Ranking";
-import type { Filters, RowInfo } from "./messages";
-import type { FallbackEntry } from "./queryMatch";
-import type { Hit } from "./ranking";
+import { Int8Ranker } from "../rank/int8Ranking";
+import type { Filters, RowInfo } from "../../lib/protocol/messages";
+import type { FallbackEntry } from "../rank/queryMatch";
+import type { Hit } from "../rank/ranking";
 
 /** Little-endian numbers from bytes at any offset (a copy, so the view is aligned). */
 const f32 = (b: Uint8Array) => new Float32Array(b.slice().buffer);

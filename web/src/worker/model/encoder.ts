@@ -4,8 +4,8 @@ import { weightsApart } from "./onnxWeights";
 
 let configured = false;
 
-/** Points onnxruntime-web at the site's own runtime files with `threads` WASM threads (worker/threads.ts chooses).
- * The count is global and read once, before the first session: later calls return the count in force. */
+/** Points onnxruntime-web at the site's own runtime files with `threads` WASM threads (worker/model/threads.ts
+ * chooses). The count is global and read once, before the first session: later calls return the count in force. */
 export function configureOrt(base: string, threads = 1): number {
   if (!configured) {
     // the version in the URL names the files' content: the service worker serves them from Cache Storage first
@@ -32,7 +32,7 @@ export const RUNTIME = `onnxruntime-web ${ort.env.versions.web ?? "?"} wasm`;
 // start-up, whatever the level.
 export const GRAPH_OPTIMIZATION = "basic";
 
-/** A session of the model; its weights go in as external data (worker/onnxWeights.ts: a third of the memory). */
+/** A session of the model; its weights go in as external data (worker/model/onnxWeights.ts: a third of the memory). */
 export async function createSession(model: Uint8Array, name: string): Promise<ort.InferenceSession> {
   try {
     const split = weightsApart(model);

@@ -1,5 +1,5 @@
 /**
- * Model preprocessing, bit-identical to the Python index's (`medmir.images.preprocess_for_model`).
+ * Model preprocessing, bit-identical to the Python index's (`medmir.imaging.decode.preprocess_for_model`).
  *
  * The Python side is torchvision's / open_clip's validation transform run on a Pillow image:
  *   8-bit RGB -> resize shorter side to S with PIL BICUBIC -> centre crop S x S -> /255 -> (x - mean) / std, CHW.
@@ -21,7 +21,7 @@
  * All of that is exact integer / IEEE double arithmetic, so JavaScript gets the same bits as C.
  */
 
-import { MAX_PIXELS } from "../lib/imageLimits";
+import { MAX_PIXELS } from "../../lib/image/imageLimits";
 
 /** 8-bit RGB pixels, row-major, 3 bytes per pixel (what Pillow's mode "RGB" holds). */
 export interface RGBImage {
@@ -195,7 +195,7 @@ export function resizeBicubic(img: RGBImage, outW: number, outH: number): RGBIma
   checkDims(img.width, img.height);
   checkDims(outW, outH);
   if (outW * outH > MAX_PIXELS) {
-    // Uploads pass lib/imageLimits.ts's rule first (model resizes stay below S x 20*S); this stops any other
+    // Uploads pass lib/image/imageLimits.ts's rule first (model resizes stay below S x 20*S); this stops any other
     // caller from allocating gigabytes (a 40000 x 1 image would resize to 8,960,000 x 224).
     throw new RangeError(`resize to ${outW}x${outH} exceeds ${MAX_PIXELS} pixels: the image breaks the size rule`);
   }

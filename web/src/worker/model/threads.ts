@@ -5,14 +5,13 @@
 // runtime); a visit uses the first count not measured yet, then the measured best. More threads must be clearly
 // faster (MIN_GAIN) to be chosen: extra threads also compete with the page, the compositor and the rest of the
 // device. On the 2-core test machine, before warm-up existed, the site ran 2 threads at 2-3x the 1-thread time.
+import type { ThreadReason } from "../../lib/protocol/messages";
 import { median } from "./warmup";
 
 export interface ThreadRecord {
   /** steady run time (ms) of the warm-up query, the last few visits, by thread count */
   steadyMs: Record<string, number[]>;
 }
-
-export type ThreadReason = "single" | "default" | "explore" | "measured";
 
 export interface ThreadChoice {
   threads: number;

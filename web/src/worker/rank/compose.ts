@@ -1,18 +1,8 @@
 // Query vectors made from other vectors, in the browser: words with exclusions, an image plus words, and refinement
 // by example (Rocchio). Pure arithmetic (float64 sums, a float32 unit vector out); the worker embeds the parts and
 // ranks with the result. Every part is scaled to unit length first, so a weight means the same for each kind.
-
-/** Rocchio's classic weights (Rocchio 1971; the values of Manning, Raghavan & Schütze, ch. 9):
- * q' = normalize(alpha q + beta mean(relevant rows) - gamma mean(non-relevant rows)). */
-export const ROCCHIO = { alpha: 1, beta: 0.75, gamma: 0.15 } as const;
-
-/** "effusion -cardiomegaly": normalize(e("effusion") - EXCLUDE_WEIGHT x e("cardiomegaly")), each excluded term
- * subtracted with this weight. Half: the excluded finding pushes away without outweighing what was asked for. */
-export const EXCLUDE_WEIGHT = 0.5;
-
-/** An image plus words: normalize(e(image) + ADD_WORDS_WEIGHT x e(words)). Equal weights: image-to-text cosines
- * spread over a narrower range than image-to-image ones, so the words still only nudge the image's neighbours. */
-export const ADD_WORDS_WEIGHT = 1;
+// The weights are lib/query/composeWeights.ts (the page states them beside the controls).
+import { ADD_WORDS_WEIGHT, EXCLUDE_WEIGHT, ROCCHIO } from "../../lib/query/composeWeights";
 
 export type Vector = ArrayLike<number>;
 

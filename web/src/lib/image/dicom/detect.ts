@@ -1,5 +1,5 @@
-// Which dropped files are DICOM: by name (.dcm, .dicom, as src/medmir/dicom.py `is_dicom`), by MIME type, or by the
-// "DICM" magic after the 128-byte preamble (files from PACS exports often have no extension at all).
+// Which dropped files are DICOM: by name (.dcm, .dicom, as src/medmir/imaging/dicom.py `is_dicom`), by MIME type, or by
+// the "DICM" magic after the 128-byte preamble (files from PACS exports often have no extension at all).
 
 export const PREAMBLE = 128;
 export const MAGIC_END = PREAMBLE + 4;

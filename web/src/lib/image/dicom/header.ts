@@ -1,6 +1,6 @@
-// What a data set says about its pixels, checked in the order of src/medmir/dicom.py `frame_info` (pixel data,
-// transfer syntax, photometric interpretation, size) and before any pixel is decoded: the size rule of every
-// image (lib/imageLimits.ts) applies to Rows x Columns.
+// What a data set says about its pixels, checked in the order of src/medmir/imaging/dicom.py `frame_info` (pixel data,
+// transfer syntax, photometric interpretation, size) and before any pixel is decoded: the size rule of every image
+// (lib/image/imageLimits.ts) applies to Rows x Columns.
 
 import type { DataSet } from "dicom-parser";
 

@@ -1,9 +1,9 @@
 // A dropped DICOM file -> the same DecodedImage (RGBA) as any other upload, by docs/DICOM.md's rule, in this page:
-// the file's bytes are read here and go nowhere. Loaded lazily by lib/upload.ts (only when a DICOM is dropped).
+// the file's bytes are read here and go nowhere. Loaded lazily by lib/image/upload.ts (only when a DICOM is dropped).
 
 import type { DataSet } from "dicom-parser";
 
-import type { DecodedImage } from "../upload";
+import type { DecodedImage } from "../decodedImage";
 import { decodeCodestream } from "./codecs";
 import { codestreamSize } from "./codestream";
 import { colourRgba } from "./colour";

@@ -1,5 +1,5 @@
 // The transfer syntaxes of docs/DICOM.md: which the browser decodes, and with what. The names are those of
-// src/medmir/dicom.py (TRANSFER_SYNTAXES), so both sides name a refused file's syntax alike; .51 reads
+// src/medmir/imaging/dicom.py (TRANSFER_SYNTAXES), so both sides name a refused file's syntax alike; .51 reads
 // "JPEG Extended, 12-bit" to avoid nested parentheses in "UID (name)".
 
 /** How a frame's bytes become samples: as stored, or through one of the (lazily loaded) decoders. */

@@ -1,6 +1,6 @@
-// docs/DICOM.md step 4, as pure functions of one value, in float64 (JS numbers) and in the formulas' operation
-// order, so that each result is the same double src/medmir/dicom.py computes with numpy: the grayscale pixels of
-// both sides are equal byte for byte. Each function mirrors one line of dicom.py; keep them in step.
+// docs/DICOM.md step 4, as pure functions of one value, in float64 (JS numbers) and in the formulas' operation order,
+// so that each result is the same double src/medmir/imaging/dicom.py computes with numpy: the grayscale pixels of both
+// sides are equal byte for byte. Each function mirrors one line of dicom.py; keep them in step.
 
 /** A LUT (Modality or VOI LUT Sequence item): LUTDescriptor = [entries (0 = 65536), first mapped value, bits]. */
 export interface Lut {

@@ -1,6 +1,7 @@
-"""`medmir build`: source images + labels + model pack -> bundle and site.
+"""The pipeline of `medmir build`: source images + labels + model pack -> bundle and site.
 
-Stages: select -> process -> index -> evaluate -> site.
+Stages: select -> process -> index -> evaluate -> site; their progress goes to one `on_progress`, their summaries
+to `log`.
 
 Layout under OUT: work/selected (select), work/thumbnails (process), work/cache (embedding cache),
 work/random-biomedclip (checkpoint + pack, only for `--model random-biomedclip`), bundle/ and site/ (the results).
@@ -8,16 +9,17 @@ work/random-biomedclip (checkpoint + pack, only for `--model random-biomedclip`)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT
-from medmir.core.errors import MedmirError
-from medmir.data.dicom_source import is_dicom_folder
-from medmir.data.subset import DicomSettings
-from medmir.model.pack import Precision
+from medmir.core.progress import OnProgress
+
+if TYPE_CHECKING:
+    from medmir.data.subset import DicomSettings
+    from medmir.model.pack import Precision
 
 RANDOM_MODEL = "random-biomedclip"
 DEFAULT_CONFIG = Path("..") / "shared" / "models" / "biomedclip"
@@ -32,25 +34,6 @@ class BuildResult:
     site: Path | None
 
 
-def _how_to_set() -> str:
-    return (
-        "set MEDMIR_DATA (or --data) to a folder with NIH ChestX-ray14 images and Data_Entry_2017_v2020.csv[.gz] "
-        "(`medmir data download --out DIR` fetches them), and MEDMIR_MODEL (or --model) to a model pack folder "
-        f"(`medmir model export`) or '{RANDOM_MODEL}' for an offline random-weight pack"
-    )
-
-
-def resolve_inputs(data: str | None, model: str | None) -> tuple[Path, str]:
-    data = data or os.environ.get("MEDMIR_DATA")
-    model = model or os.environ.get("MEDMIR_MODEL")
-    if not data or not model:
-        missing = " and ".join(n for n, v in (("data", data), ("model", model)) if not v)
-        raise MedmirError(f"no {missing} given: {_how_to_set()}")
-    if not Path(data).is_dir():
-        raise MedmirError(f"{data}: data folder not found; {_how_to_set()}")
-    return Path(data), model
-
-
 def random_pack(work: Path, config: Path, log: Log) -> Path:
     """A random-weight BiomedCLIP pack (real shapes), built once under `work` and reused while it checks out."""
     from medmir.model.manifest import reusable
@@ -59,7 +42,7 @@ def random_pack(work: Path, config: Path, log: Log) -> Path:
     if reusable(pack):
         log(f"reusing {pack}")
         return pack
-    from medmir.model.checkpoint import init_random
+    from medmir.model.checkpoint import init_random  # torch: only when the pack must be made
     from medmir.model.export import export_pack
 
     ckpt = work / RANDOM_MODEL / "checkpoint"
@@ -71,7 +54,7 @@ def random_pack(work: Path, config: Path, log: Log) -> Path:
 
 
 def _evaluate(bundle: Path, pack_dir: Path, log: Log) -> None:
-    from medmir.evaluate.run import evaluate
+    from medmir.evaluate.run import evaluate  # scipy and pandas: only once the bundle is there
 
     log("evaluate: text -> image and image -> image retrieval, zero-shot AUC")
     m = evaluate(bundle, pack_dir)
@@ -100,12 +83,16 @@ def build(
     force: bool = False,
     bundle_format: int = DEFAULT_BUNDLE_FORMAT,
     dicom: DicomSettings | None = None,
+    on_progress: OnProgress | None = None,
 ) -> BuildResult:
     """`bundle_format`: the bundle format the index stage writes (docs/FORMAT.md): 2 by default, 1 for float32.
 
     `data` is an NIH folder (then `per_label` defaults to 100) or a folder of DICOM files (every image by default;
-    labels from `labels`, else its labels.csv when there is one; docs/DICOM.md)."""
+    labels from `labels`, else its labels.csv when there is one; docs/DICOM.md). Every stage's progress goes to
+    `on_progress` (DICOM decoding, thumbnails, embedding, neighbours)."""
+    # The stages (numpy, Pillow, onnxruntime) load when the pipeline runs, not when `medmir` parses its arguments.
     from medmir.bundle.write import RANDOM_WARNING
+    from medmir.data.dicom_source import is_dicom_folder
     from medmir.data.nih import find_label_file
     from medmir.data.subset import select
     from medmir.imaging.thumbnails import process_images
@@ -126,25 +113,16 @@ def build(
 
     log(f"select: {data} with {labels or 'its labels.csv, if any'}")
     sel = select(data, labels, work / "selected", per_label=per_label, seed=seed, one_per_patient=one_per_patient,
-                 force=force, dicom=dicom, workers=workers)  # fmt: skip
+                 force=force, dicom=dicom, workers=workers, on_progress=on_progress)  # fmt: skip
     log(sel.summary())
     log("process: thumbnails")
-    proc = process_images(work / "selected" / "images", work / "thumbnails", workers=workers)
+    proc = process_images(work / "selected" / "images", work / "thumbnails", workers=workers, on_progress=on_progress)
     log(proc.summary())
     log(f"index: embedding with {pack_dir} ({precision} vision), bundle format {bundle_format}")
-    rep = build_index(
-        IndexOptions(
-            work / "selected" / "images",
-            work / "selected" / "labels.csv",
-            pack_dir,
-            out / "bundle",
-            precision=precision,
-            thumbnails=work / "thumbnails",
-            cache_dir=work / "cache",
-            workers=workers,
-            bundle_format=bundle_format,
-        )
-    )
+    o = IndexOptions(work / "selected" / "images", work / "selected" / "labels.csv", pack_dir, out / "bundle",
+                     precision=precision, thumbnails=work / "thumbnails", cache_dir=work / "cache", workers=workers,
+                     bundle_format=bundle_format)  # fmt: skip
+    rep = build_index(o, on_progress=on_progress)
     log(rep.summary())
     if any(r.labels for r in sel.selected):
         _evaluate(out / "bundle", pack_dir, log)
