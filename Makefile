@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.medmir-installed
 CHROMIUM := /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench recall-bench scale-bench python-api-bench ray-bench golden screenshots clean
+.PHONY: install lint test demo web chromium bench bench-quick fidelity cpu-agreement export-bench index-bench neighbors-bench recall-bench scale-bench python-api-bench ray-bench golden parity screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -132,6 +132,10 @@ screenshots: install web chromium
 # Regenerate the golden tokenizer fixture from the reference (open_clip HFTokenizer)
 golden: install
 	$(BIN)/python scripts/make_tokenizer_golden.py
+
+# Regenerate the parity tables tests/fixtures/parity/*.json from the Python reference (tests/parity_reference.py)
+parity: install
+	$(BIN)/python scripts/make_parity_tables.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

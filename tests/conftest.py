@@ -10,6 +10,7 @@ time), and the paths handed out are read-only by contract: a test that changes a
 from __future__ import annotations
 
 import csv
+import gzip
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,7 +120,7 @@ def nih_bundle(tiny_pack: Path, embed_cache: Path, tmp_path_factory: pytest.Temp
     """nih_bundle(n, version, shard_rows=..., labels=None, pack=None, **options) -> the bundle of the first `n`
     images of the NIH sample (all 400 for None) in bundle format `version`, built once per distinct arguments.
 
-    `labels`: None for the NIH label file (real labels, patients, ages); a tuple of label names to give image i
+    `labels`: None for the NIH label file's rows (real labels, patients, ages); a tuple of label names to give image i
     `labels[i % len(labels)]` in a plain `filename,labels` file. `pack`: tiny_pack unless given. `options`: more
     IndexOptions fields (thumbs_per_pack, neighbors, precision, ...). The folder is shared: copy it to change it."""
     # lazy: onnxruntime only for the tests that index
@@ -142,14 +143,21 @@ def nih_bundle(tiny_pack: Path, embed_cache: Path, tmp_path_factory: pytest.Temp
         return folder
 
     def label_file(n: int | None, labels: tuple[str, ...] | None) -> Path:
-        if labels is None:
-            return NIH_LABELS
-        out = root / f"labels-{n}-{'-'.join(labels)}.csv"
-        if not out.is_file():
-            with out.open("w", newline="") as f:
-                w = csv.writer(f, lineterminator="\n")
+        out = root / (f"labels-{n}-{'-'.join(labels)}.csv" if labels is not None else f"nih-labels-{n}.csv")
+        if out.is_file():
+            return out
+        names = nih_names(n)
+        with out.open("w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            if labels is None:  # the NIH file's own rows for these images: the same records, without reading 112,120
+                with gzip.open(NIH_LABELS, "rt", newline="") as src:
+                    rows = csv.reader(src)
+                    w.writerow(next(rows))
+                    wanted = set(names)
+                    w.writerows(row for row in rows if row[0] in wanted)
+            else:
                 w.writerow(["filename", "labels"])
-                w.writerows([name, labels[i % len(labels)]] for i, name in enumerate(nih_names(n)))
+                w.writerows([name, labels[i % len(labels)]] for i, name in enumerate(names))
         return out
 
     def make(n: int | None, version: int, shard_rows: int = SHARD_ROWS, *, labels: tuple[str, ...] | None = None,

@@ -6,10 +6,12 @@ The checks themselves are in web/e2e/site.test.mjs (playwright-core); this test 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -86,12 +88,19 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _run_e2e(script: str, env: dict[str, str], timeout: int = 600) -> None:
-    """Run web/e2e/`script` with node's test runner; fail with its output."""
-    proc = subprocess.run(
+    """Run web/e2e/`script` with node's test runner; fail with its output. In a session of its own, so that however
+    it ends no browser it started lives on."""
+    proc = subprocess.Popen(
         ["node", "--test", "--test-reporter=spec", str(ROOT / "web" / "e2e" / script)],
-        cwd=ROOT / "web", env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT / "web", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what is left of its process group (none when all went well)
+        proc.communicate()
+    assert proc.returncode == 0, out[-6000:] + err[-3000:]
 
 
 @pytest.fixture(scope="module")

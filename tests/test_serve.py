@@ -141,23 +141,24 @@ def _serve_stderr(site: Path, host: str) -> tuple[str, int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "medmir.cli", "serve", str(site), "--host", host, "--port", "0"],
         stderr=subprocess.PIPE,
-        text=True,
         env={**os.environ, "COLUMNS": "200"},
         preexec_fn=_default_sigint,
     )
     try:
         assert proc.stderr is not None
-        out, deadline = "", time.monotonic() + 60
-        while "Ctrl+C" not in out and time.monotonic() < deadline and proc.poll() is None:
-            if select.select([proc.stderr], [], [], 1)[0]:
-                out += proc.stderr.readline()
+        # read the pipe itself, unbuffered: communicate(timeout=...) below reads it so too, and would miss lines a
+        # buffered reader had taken in ahead of the one it returned
+        fd, out, deadline = proc.stderr.fileno(), b"", time.monotonic() + 60
+        while b"Ctrl+C" not in out and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([fd], [], [], 1)[0]:
+                out += os.read(fd, 65536)
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=30)[1]
     finally:  # however the test ends, no server lives on
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return out + rest, proc.returncode
+    return (out + rest).decode(), proc.returncode
 
 
 def test_a_host_the_network_reaches_is_warned_about(site: Path) -> None:

@@ -1,4 +1,5 @@
-"""The browser tokenizer (web/src/worker/tokenizer.ts, through web/scripts/tokenize.mjs) against `medmir tokenize`."""
+"""The browser tokenizer (web/src/worker/model/tokenizer.ts, through web/scripts/tokenize.mjs) against
+`medmir tokenize`."""
 
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ class Collection:
         default: one a core, at most 4), the next batch while this one is ranked; a batch is ranked with one pass
         over the rows. Each query's results equal `search`'s."""
         self._check_k(k)
-        passes = self._passes(filters)
+        passes = self.passes(filters)
         if self.precision == "int8":  # FP32 text runs batched on one native session
             self.pack.start_text(workers or min(os.cpu_count() or 1, 4))
         with ThreadPoolExecutor(1) as ahead:
@@ -182,7 +182,7 @@ class Collection:
         """The top `k` rows for a query vector (float32 [dim], as `query_vector` makes); `kind`: which score bands
         the results' `band` reads ("text" for a text embedding, "image" otherwise)."""
         self._check_k(k)
-        return next(self._rank_many(np.asarray(vector, dtype=np.float32)[None], k, self._passes(filters), kind))
+        return next(self._rank_many(np.asarray(vector, dtype=np.float32)[None], k, self.passes(filters), kind))
 
     def _rank_many(
         self, vectors: np.ndarray, k: int, passes: np.ndarray | None, kind: BandKind
@@ -207,25 +207,9 @@ class Collection:
         """Every label of the collection, sorted."""
         return sorted(self._label_masks())
 
-    # -- internals -------------------------------------------------------------------------------------------------
-
-    def _check_row(self, row: int) -> None:
-        if not 0 <= row < self.count:
-            raise MedmirError(f"{self.bundle.dir}: no row {row} (the bundle has {self.count})")
-
-    @staticmethod
-    def _check_k(k: int) -> None:
-        if k < 1:
-            raise MedmirError(f"k must be at least 1, got {k}")
-
-    def _label_masks(self) -> dict[str, np.ndarray]:
-        if not self._labels:
-            table, has = self.bundle.label_matrix()
-            self._labels = {lab: np.ascontiguousarray(has[:, j]) for j, lab in enumerate(table)}
-        return self._labels
-
-    def _passes(self, f: Filters | None) -> np.ndarray | None:
-        """bool [count]: the rows `f` lets through; None for no filter."""
+    def passes(self, f: Filters | None) -> np.ndarray | None:
+        """bool [count]: the rows `f` lets through; None for no filter (the site's row filter lets the same ones
+        through: tests/fixtures/parity/filters.json)."""
         if f is None or f.empty():
             return None
         masks = self._label_masks()
@@ -248,6 +232,23 @@ class Collection:
         for lab in f.none_of:
             ok &= ~masks[lab]
         return ok
+
+    # -- internals -------------------------------------------------------------------------------------------------
+
+    def _check_row(self, row: int) -> None:
+        if not 0 <= row < self.count:
+            raise MedmirError(f"{self.bundle.dir}: no row {row} (the bundle has {self.count})")
+
+    @staticmethod
+    def _check_k(k: int) -> None:
+        if k < 1:
+            raise MedmirError(f"k must be at least 1, got {k}")
+
+    def _label_masks(self) -> dict[str, np.ndarray]:
+        if not self._labels:
+            table, has = self.bundle.label_matrix()
+            self._labels = {lab: np.ascontiguousarray(has[:, j]) for j, lab in enumerate(table)}
+        return self._labels
 
 
 def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
-
-from medmir.core.outputs import recognise_legacy_output
 
 FORMAT_NAME = "medmir-bundle"
 READABLE_VERSIONS = (1, 2)  # what every reader accepts (bundle.info, verify, search, evaluate, site)
@@ -26,18 +23,6 @@ DATA_FILES = (EMBEDDINGS, METADATA, NEIGHBORS, FALLBACK)
 METRICS = "metrics.json"
 HARD_CASES = "hard_cases.json"
 EVAL_FILES = (METRICS, HARD_CASES)
-
-
-def looks_like_bundle(folder: Path) -> bool:
-    """Whether `folder` holds a bundle's index_info.json: how a bundle written before output markers (medmir.core.
-    outputs) is known as `medmir index`'s own output."""
-    try:
-        return json.loads((folder / INFO).read_text(encoding="utf-8")).get("format") == FORMAT_NAME
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-recognise_legacy_output("index", looks_like_bundle)
 
 
 def normalize_query(text: str) -> str:

@@ -28,19 +28,16 @@ def _json_format(path: Path, name: str) -> bool:
         return False
 
 
-# Outputs written before the marker existed, recognised by the contract file only that command writes. The bundle's
-# owners add theirs (medmir.bundle.format: index; medmir.site.build: site), so this bottom layer names none of
-# their files.
+# Outputs written before the marker existed (medmir 0.1 before round 2), recognised by the contract file only that
+# command writes. Those layouts are frozen history (a new output always has its marker), so this bottom layer spells
+# them out itself: every command knows every old output the same way, whatever else it imported.
 _LEGACY: dict[str, Callable[[Path], bool]] = {
+    "index": lambda d: _json_format(d / "index_info.json", "medmir-bundle"),
     "model export": lambda d: _json_format(d / "manifest.json", "medmir-model-pack"),
+    "site": lambda d: (d / "index.html").is_file() and _json_format(d / "data" / "index_info.json", "medmir-bundle"),
     "select": lambda d: {p.name for p in d.iterdir()} == {"images", "labels.csv"},
     "model init-random": lambda d: (d / "medmir_random_init.json").is_file(),
 }
-
-
-def recognise_legacy_output(command: str, looks_like: Callable[[Path], bool]) -> None:
-    """Know a folder that `looks_like` accepts as `command`'s output written before markers existed."""
-    _LEGACY[command] = looks_like
 
 
 def marker_for(command: str) -> dict[str, str]:

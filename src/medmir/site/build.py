@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medmir.bundle.files import read_info
-from medmir.bundle.format import IMAGES, INFO, looks_like_bundle
+from medmir.bundle.format import IMAGES, INFO
 from medmir.bundle.site_files import site_files
 from medmir.bundle.verify import verify_bundle
 from medmir.core.errors import MedmirError
 from medmir.core.fsutil import staging_dir
-from medmir.core.outputs import recognise_legacy_output
 from medmir.model.manifest import LEGACY_INT8, MANIFEST_FILE, is_legacy_int8, names_local_path
 from medmir.model.pack import ModelPack
 from medmir.site.parts import PART_BYTES, PARTS_FILE, split_large_files
@@ -107,11 +106,3 @@ def check_publishable(pack: ModelPack) -> None:
             f"{pack.dir}: its manifest.json records the local path {source!r}, which the site would publish; export "
             "the pack again with this medmir (it records only the folder's name) and index again"
         )
-
-
-def looks_like_site(folder: Path) -> bool:
-    """A site written before output markers (medmir.core.outputs): an index.html beside a bundle in data/."""
-    return (folder / "index.html").is_file() and looks_like_bundle(folder / "data")
-
-
-recognise_legacy_output("site", looks_like_site)
