@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 FORMAT_NAME = "medmir-bundle"
+# index_info.json `warning` of a random-weight bundle, and what every command prints for one
+RANDOM_WARNING = "random weights: results are meaningless"
 READABLE_VERSIONS = (1, 2)  # what every reader accepts (bundle.info, verify, search, evaluate, site)
 # What the writer, `build_index`, `medmir index` and `medmir build` write unless told otherwise: version 2 (int8
 # rows in shards, thumbnail packs, columnar metadata), the one a 112,120-image collection needs. Version 1 (float32

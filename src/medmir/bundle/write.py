@@ -29,6 +29,7 @@ from medmir.bundle.format import (
     INFO,
     METADATA,
     NEIGHBORS,
+    RANDOM_WARNING,
     READABLE_VERSIONS,
     SCALES,
     SHARD_ROWS,
@@ -50,7 +51,6 @@ from medmir.core.fsutil import atomic_write_bytes, atomic_write_json, sha256_fil
 from medmir.data.records import Record
 from medmir.model.pack import ModelPack, Precision
 
-RANDOM_WARNING = "random weights: results are meaningless"
 Progress = Callable[[int], None]
 Scorer = Callable[[np.ndarray], np.ndarray]
 

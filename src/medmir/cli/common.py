@@ -24,7 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, READABLE_VERSIONS
+from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, RANDOM_WARNING, READABLE_VERSIONS
 from medmir.core.progress import OnProgress
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ err = Console(stderr=True, highlight=False)
 # What `add_subparsers()` returns: each subcommand module's `register(subparsers)` adds its parsers to it.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Handler = Callable[[argparse.Namespace], int]
-RANDOM_WEIGHTS = "[bold red]random weights: results are meaningless[/bold red]"
+RANDOM_WEIGHTS = f"[bold red]{RANDOM_WARNING}[/bold red]"
 FORCE_HELP = (
     "replace OUT even when it is not empty and not a previous output of this command "
     "(never an input, the current folder, home or /)"

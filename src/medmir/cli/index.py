@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from medmir.cli.common import Subparsers, add_bundle_format, add_force, count, err, print_skipped, progress_bar
+from medmir.cli.common import (
+    RANDOM_WEIGHTS,
+    Subparsers,
+    add_bundle_format,
+    add_force,
+    count,
+    err,
+    print_skipped,
+    progress_bar,
+)
 from medmir.core.errors import MedmirError
 
 if TYPE_CHECKING:
@@ -38,7 +47,6 @@ def _index(a: argparse.Namespace) -> int:
     if a.remove is not None:
         raise MedmirError("--remove goes with --update BUNDLE")
     from medmir.bundle.files import read_info
-    from medmir.bundle.write import RANDOM_WARNING  # the index stage: onnxruntime and the embedders
     from medmir.index.run import build_index
 
     with progress_bar() as bar:
@@ -46,7 +54,7 @@ def _index(a: argparse.Namespace) -> int:
     err.print(escape(rep.summary()))
     print_skipped(rep.skipped.items)
     if read_info(a.out).random_weights:
-        err.print(f"[bold red]{RANDOM_WARNING}[/bold red]")
+        err.print(RANDOM_WEIGHTS)
     return 0
 
 

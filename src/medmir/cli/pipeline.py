@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT
+from medmir.bundle.format import DEFAULT_BUNDLE_FORMAT, RANDOM_WARNING
 from medmir.core.progress import OnProgress
 
 if TYPE_CHECKING:
@@ -91,7 +91,6 @@ def build(
     labels from `labels`, else its labels.csv when there is one; docs/DICOM.md). Every stage's progress goes to
     `on_progress` (DICOM decoding, thumbnails, embedding, neighbours)."""
     # The stages (numpy, Pillow, onnxruntime) load when the pipeline runs, not when `medmir` parses its arguments.
-    from medmir.bundle.write import RANDOM_WARNING
     from medmir.data.dicom_source import is_dicom_folder
     from medmir.data.nih import find_label_file
     from medmir.data.subset import select
