@@ -16,6 +16,14 @@ function currentRoute(): { route: Route; params: URLSearchParams } {
   return { route, params: new URLSearchParams(query) };
 }
 
+type Loc = ReturnType<typeof currentRoute>;
+
+// the same place keeps its object, so a hashchange after our own navigation renders nothing new
+function follow(prev: Loc): Loc {
+  const next = currentRoute();
+  return next.route === prev.route && next.params.toString() === prev.params.toString() ? prev : next;
+}
+
 const NAV: { route: Route; label: string }[] = [
   { route: "search", label: "Search" },
   { route: "metrics", label: "Metrics" },
@@ -33,7 +41,7 @@ export function App() {
   const [loadedRows, setLoadedRows] = useState(0);
 
   useEffect(() => {
-    const onHash = () => setLoc(currentRoute());
+    const onHash = () => setLoc(follow);
     window.addEventListener("hashchange", onHash);
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
@@ -60,6 +68,8 @@ export function App() {
   const navigate = useCallback((route: Route, params?: URLSearchParams) => {
     const q = params && [...params].length ? `?${params.toString()}` : "";
     window.location.hash = `#/${route === "search" ? "" : route}${q}`;
+    // at once, not at the hashchange: a controlled checkbox that waits for the event flips back first
+    setLoc(follow);
   }, []);
 
   const random = Boolean(site?.info.random_weights || site?.manifest.model.random_weights || ready?.randomWeights);
