@@ -302,8 +302,23 @@ def e2e_dicom(full_pack: Path, embed_cache: Path, tmp_path_factory: pytest.TempP
             cache_dir=embed_cache,
         )
     )
-    write_all(root / "samples")
+    listed = write_all(root / "samples")
+    _python_answers(root / "bundle", full_pack, root / "samples", [s["name"] for s in listed if s["browser"]])
     return root / "bundle", root / "samples"
+
+
+def _python_answers(bundle: Path, pack: Path, samples: Path, names: list[str]) -> None:
+    """samples/python.json: each sample's query embedding and top 10 as `medmir search --image` gives them (its
+    --query-embedding and --json are col.query_vector and col.search), from one open of the pack, not two a sample."""
+    import medmir
+
+    answers = {}
+    with medmir.open(bundle, pack) as col:
+        for name in names:
+            file = samples / f"{name}.dcm"
+            answers[name] = {"embedding": [float(v) for v in col.query_vector(file)],
+                             "top": [r.filename for r in col.search(file, 10)]}  # fmt: skip
+    (samples / "python.json").write_text(json.dumps(answers), encoding="utf-8")
 
 
 def test_dicom_site_in_chromium(e2e_dicom: tuple[Path, Path], full_pack: Path, serve: Serve, tmp_path: Path) -> None:
